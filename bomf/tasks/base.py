@@ -1,0 +1,138 @@
+"""What a task is: three labelled splits, metric names, and how to tokenise an example.
+
+A task module builds a ``Task`` and calls ``register_task`` (see ``docs/adding-a-task.md``).
+Splits hold raw text and labels; tokenisation happens once per split in ``bomf.data``.
+
+Example:
+    >>> s = Split(text_a=["good", "bad"], text_b=None, labels=[1, 0])
+    >>> len(s), s.subsample(1, seed=0).labels in ([1], [0])
+    (2, True)
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from typing import Callable, Literal, Sequence
+
+from ..errors import BomfError
+from ..registry import Registry
+
+TaskKind = Literal["classification", "regression"]
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: single texts (``text_b is None``) or text pairs, with labels."""
+
+    text_a: Sequence[str]
+    text_b: Sequence[str] | None
+    labels: Sequence[int | float]
+
+    def __post_init__(self) -> None:
+        if len(self.text_a) != len(self.labels) or (self.text_b is not None and len(self.text_b) != len(self.labels)):
+            raise BomfError("split has texts and labels of different lengths; fix the task loader")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subsample(self, n: int | None, seed: int) -> "Split":
+        """A fixed random subset of ``n`` examples (all of them if ``n`` is None or too big)."""
+        if n is None or n >= len(self):
+            return self
+        idx = sorted(random.Random(seed).sample(range(len(self)), n))
+        return self.select(idx)
+
+    def select(self, idx: Sequence[int]) -> "Split":
+        return Split(
+            text_a=[self.text_a[i] for i in idx],
+            text_b=None if self.text_b is None else [self.text_b[i] for i in idx],
+            labels=[self.labels[i] for i in idx],
+        )
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: Split
+    val: Split
+    test: Split
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+@dataclass(frozen=True)
+class SplitLimits:
+    """Optional caps on split sizes (smoke runs, CPU budgets); part of every cache key."""
+
+    train: int | None = None
+    val: int | None = None
+    test: int | None = None
+
+    def apply(self, splits: Splits, seed: int = 0) -> Splits:
+        return Splits(
+            train=splits.train.subsample(self.train, seed),
+            val=splits.val.subsample(self.val, seed + 1),
+            test=splits.test.subsample(self.test, seed + 2),
+        )
+
+
+@dataclass(frozen=True)
+class Task:
+    """A registered task.
+
+    ``load()`` returns the full train/val/test splits; it is deterministic (fixed split seed).
+    ``metrics`` lists every reported metric; ``primary_metric`` is the one methods select on.
+    """
+
+    name: str
+    kind: TaskKind
+    num_labels: int
+    metrics: tuple[str, ...]
+    primary_metric: str
+    load: Callable[[], Splits]
+    source: Literal["offline", "hub"]
+    description: str
+    max_length: int = 128
+    label_names: tuple[str, ...] = ()
+    default_limits: SplitLimits = field(default_factory=SplitLimits)
+
+    def __post_init__(self) -> None:
+        if self.primary_metric not in self.metrics:
+            raise BomfError(f"task {self.name}: primary metric {self.primary_metric} is not in {self.metrics}")
+
+    def load_splits(self, limits: SplitLimits | None = None) -> Splits:
+        """The splits, capped by ``limits`` (or the task's defaults), checked for sanity."""
+        splits = (limits or self.default_limits).apply(self.load())
+        for split_name, split in (("train", splits.train), ("val", splits.val), ("test", splits.test)):
+            if len(split) == 0:
+                raise BomfError(f"task {self.name}: the {split_name} split is empty; check the data source or the limits")
+            if self.kind == "classification" and split_name != "test" and len(set(split.labels)) < 2:
+                raise BomfError(
+                    f"task {self.name}: the {split_name} split has a single class; raise its size limit"
+                )
+        return splits
+
+    def with_options(self, **changes) -> "Task":
+        return replace(self, **changes)
+
+
+TASKS: Registry[Task] = Registry("task", packages=("bomf.tasks",))
+
+
+def register_task(task: Task) -> Task:
+    return TASKS.register(task.name, task)
+
+
+def get_task(name: str) -> Task:
+    return TASKS.get(name)
+
+
+def carve_val(train: Split, n_val: int | float, seed: int) -> tuple[Split, Split]:
+    """Split ``train`` into (train, val) with a fixed seed; ``n_val`` is a count or a fraction."""
+    n = len(train)
+    k = int(round(n * n_val)) if isinstance(n_val, float) else int(n_val)
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    val_idx, train_idx = sorted(order[:k]), sorted(order[k:])
+    return train.select(train_idx), train.select(val_idx)
