@@ -28,12 +28,10 @@ def _cmd_list(args: argparse.Namespace) -> None:
         rows = [(n, s.source, s.params, s.description) for n, s in MODELS]
         print(tabulate(rows, headers=["model", "source", "params", "description"]))
     else:
-        try:
-            from .methods import METHODS
-        except ImportError:
-            raise BomfError("no fusion methods are available in this version; see the README")
-        rows = [(n, m.description) for n, m in METHODS]
-        print(tabulate(rows, headers=["method", "description"]))
+        from .fusion import METHODS
+
+        rows = [(n, "search" if m.search else "fixed", m.description) for n, m in METHODS]
+        print(tabulate(rows, headers=["method", "kind", "description"]))
 
 
 def add_trajectory_args(p: argparse.ArgumentParser) -> None:
@@ -107,6 +105,59 @@ def _cmd_trajectory(args: argparse.Namespace) -> None:
           f"member evals {c['member_eval_seconds']:.1f} s; this command: {wall:.1f} s")
 
 
+def _parse_option(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise BomfError(f"option {text!r} must look like name=value")
+    name, value = text.split("=", 1)
+    import json
+
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
+def _cmd_fuse(args: argparse.Namespace) -> None:
+    from tabulate import tabulate
+
+    from .fusion import get_method
+    from .pipeline import FusionRequest, run_fusion
+    from .trajectory import evaluate_trajectory, train_trajectory
+
+    request = request_from_args(args)
+    spec = get_method(args.method)
+    options = tuple(sorted(_parse_option(o) for o in args.option))
+    spec.check_options(dict(options))
+    freq = FusionRequest(trajectory=request, method=args.method, budget=args.budget, seed=args.method_seed, options=options)
+    record = run_fusion(freq, device=args.device, progress=not args.quiet)
+    traj = train_trajectory(request, device=args.device)
+    test = evaluate_trajectory(traj, "test", device="cpu")
+    m = record["primary_metric"]
+    members = traj.info["members"]
+    best = max(range(len(members)), key=lambda k: (members[k]["val"]["metrics"][m], -members[k]["val"]["loss"], -k))
+    rows = [(f"{args.method}", record["val"]["metrics"][m], record["val"]["loss"], record["test"]["metrics"][m],
+             record["test"]["loss"], record["costs"]["fused_evaluations"], record["costs"]["method_seconds"])]
+    for label, v, t in (
+        (f"best member ({best})", members[best]["val"], test["members"][best]),
+        ("last member", members[-1]["val"], test["members"][-1]),
+        ("swa", traj.info["swa"]["val"], test["swa"]),
+    ):
+        rows.append((label, v["metrics"][m], v["loss"], t["metrics"][m], t["loss"], "", ""))
+    print(f"fusion {record['key']} of trajectory {traj.info['key']} ({request.task}/{request.model}, seed {request.seed})")
+    print(tabulate(rows, headers=["model", f"val {m}", "val loss", f"test {m}", "test loss", "evaluations", "seconds"],
+                   floatfmt=".4f"))
+    c = record["costs"]
+    print(f"cost: {c['fused_evaluations']} fused evaluations ({c['computed_evaluations']} computed now), "
+          f"eval {c['eval_seconds']:.1f} s, method overhead {c['overhead_seconds']:.1f} s of {c['method_seconds']:.1f} s")
+    front = record["info"].get("pareto_front")
+    if front:
+        print(f"Pareto front ({len(front)} points, val):")
+        print(tabulate([(f["metrics"][m], f["loss"], " ".join(f"{w:.2f}" for w in f["weights"])) for f in front],
+                       headers=[m, "loss", "weights"], floatfmt=".4f"))
+    if args.weights:
+        print("weights:", " ".join(f"{w:.3f}" for w in (record["weights"] or [])))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bomf", description="BOMF: Bayesian-optimisation model fusion, and its benchmark")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_trajectory_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_trajectory)
+    p = sub.add_parser("fuse", help="fuse a (cached) trajectory with a named method; print val/test scores and cost")
+    add_trajectory_args(p)
+    p.add_argument("--method", default="bomf", help="fusion method (bomf list methods)")
+    p.add_argument("--budget", type=int, default=None, help="fused evaluations for search methods (default 5 x K)")
+    p.add_argument("--method-seed", type=int, default=None, help="the method's seed (default: --seed)")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", help="a method option (repeatable)")
+    p.add_argument("--weights", action="store_true", help="print the chosen weights")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_fuse)
     return parser
 
 

@@ -13,6 +13,13 @@ import resource
 import torch
 
 
+def resolve_device(device: str = "auto") -> str:
+    """"auto" -> "cuda" when a GPU is present, else "cpu"; other names pass through."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
 def make_accelerator(device: str = "auto"):
     """An ``accelerate.Accelerator`` for ``device`` in {"auto", "cpu", "cuda"}."""
     from accelerate import Accelerator

@@ -63,8 +63,10 @@ class Evaluator:
     """
 
     def __init__(self, task: Task, tokenizer, split: Split | EncodedSplit, batch_size: int = 128,
-                 max_length: int | None = None, device: str | torch.device = "cpu"):
+                 max_length: int | None = None, device: str | torch.device = "cpu", split_name: str | None = None):
         self.task = task
+        # Which split this is ("val", "test"): the fusion objective accepts only "val".
+        self.split_name = split_name
         self.device = torch.device(device)
         enc = split if isinstance(split, EncodedSplit) else encode_split(tokenizer, split, max_length or task.max_length)
         self.encoded = enc
@@ -78,6 +80,11 @@ class Evaluator:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def batches(self) -> list[dict[str, torch.Tensor]]:
+        """The padded batches (inputs and ``labels``), e.g. for gradient-based soups."""
+        return self._batches
 
     @torch.inference_mode()
     def __call__(self, model: torch.nn.Module) -> EvalResult:

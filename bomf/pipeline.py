@@ -1,0 +1,152 @@
+"""One fusion cell end to end: trajectory -> pool + val objective -> method -> test, once -> record.
+
+The method sees only the val objective. The test split is loaded here, after the method has
+returned, and evaluated exactly once on the chosen model. Evaluations are journaled under
+``<cache>/fusion/<key>/`` so a killed fusion resumes where it stopped; the finished record is
+written atomically next to the journal and reused by an identical request.
+
+Example:
+    >>> from bomf.trajectory import TrajectoryRequest
+    >>> req = FusionRequest(TrajectoryRequest("rt-polarity", "minilm", seed=0), method="uniform_soup")
+    >>> len(req.key())
+    16
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .atomic import read_json, write_json
+from .checkpoint import load_state
+from .device import resolve_device
+from .evaluator import Evaluator
+from .fusion import CheckpointPool, Evaluation, FusionObjective, get_method
+from .models import get_model
+from .paths import cache_dir
+from .provenance import provenance
+from .tasks import get_task
+from .trajectory import Trajectory, TrajectoryRequest, build_model, train_trajectory
+
+# Bump when a change alters what a fusion record contains (part of the cache key).
+FUSION_VERSION = "1"
+BUDGET_PER_MEMBER = 5  # default budget: about 5K fused evaluations (the paper's setting)
+
+
+@dataclass(frozen=True)
+class FusionRequest:
+    trajectory: TrajectoryRequest
+    method: str
+    budget: int | None = None  # fused evaluations for search methods; None = 5 x K
+    seed: int | None = None  # the method's seed; None = the trajectory's seed
+    options: tuple[tuple[str, object], ...] = field(default_factory=tuple)
+
+    def resolved_budget(self) -> int:
+        return self.budget if self.budget is not None else BUDGET_PER_MEMBER * self.trajectory.config.num_members
+
+    def resolved_seed(self) -> int:
+        return self.seed if self.seed is not None else self.trajectory.seed
+
+    def identity(self) -> dict:
+        return {
+            "trajectory": self.trajectory.key(),
+            "method": self.method,
+            "budget": self.resolved_budget(),
+            "seed": self.resolved_seed(),
+            "options": dict(self.options),
+            "fusion_version": FUSION_VERSION,
+        }
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def fusion_folder(request: FusionRequest) -> Path:
+    return cache_dir("fusion", request.key())
+
+
+def member_priors(traj: Trajectory) -> list[Evaluation]:
+    """The members' val evaluations made during training (one-hot weights, free for methods)."""
+    k = len(traj.info["members"])
+    return [
+        Evaluation(weights=[1.0 if j == i else 0.0 for j in range(k)], loss=m["val"]["loss"], metrics=m["val"]["metrics"],
+                   seconds=m["val"]["seconds"], source="member", label=f"member {i}")
+        for i, m in enumerate(traj.info["members"])
+    ]
+
+
+def run_fusion(request: FusionRequest, device: str = "auto", progress: bool = False) -> dict:
+    """Run (or reuse) one fusion cell and return its record."""
+    device = resolve_device(device)
+    spec = get_method(request.method)
+    options = dict(request.options)
+    spec.check_options(options)
+    folder = fusion_folder(request)
+    record_path = folder / "record.json"
+    if record_path.exists():
+        return read_json(record_path)
+
+    traj = train_trajectory(request.trajectory, device=device, progress=progress)
+    treq = traj.request()
+    task = get_task(treq.task)
+    tokenizer = get_model(treq.model).load_tokenizer()
+    splits = task.load_splits(treq.resolved_limits())
+    max_length = treq.config.max_length or task.max_length
+
+    model = build_model(treq).to(device)
+    members = traj.load_members(expected=model.state_dict())
+    pool = CheckpointPool(model, members, swa_file=traj.swa_file)
+    del members
+    val = Evaluator(task, tokenizer, splits.val, treq.config.eval_batch_size, max_length, device=device, split_name="val")
+    objective = FusionObjective(pool, val, task.metrics, task.primary_metric, prior=member_priors(traj),
+                                journal=folder / "evaluations.jsonl", identity=request.identity())
+
+    start = time.perf_counter()
+    result = spec.run(objective, pool, request.resolved_budget(), request.resolved_seed(), **options)
+    method_seconds = time.perf_counter() - start
+
+    # The only test evaluation of this cell: the chosen model, once.
+    test = Evaluator(task, tokenizer, splits.test, treq.config.eval_batch_size, max_length, device=device,
+                     split_name="test")
+    if result.state_source == "swa":
+        pool.load_state(load_state(traj.swa_file, model.state_dict()))
+    elif result.state_source is not None:
+        raise ValueError(f"method {request.method} returned an unknown state source {result.state_source!r}")
+    else:
+        pool.fuse(result.weights)
+    test_result = test(model)
+
+    record = {
+        "kind": "fusion",
+        "key": request.key(),
+        "request": request.identity(),
+        "trajectory": {"key": traj.info["key"], "request": traj.info["request"], "split_sizes": traj.info["split_sizes"],
+                       "costs": traj.info["costs"], "member_steps": traj.info["member_steps"]},
+        "task": treq.task,
+        "model": treq.model,
+        "method": request.method,
+        "seed": treq.seed,
+        "method_seed": request.resolved_seed(),
+        "primary_metric": task.primary_metric,
+        "weights": result.weights,
+        "state_source": result.state_source,
+        "val": {"loss": result.evaluation.loss, "metrics": result.evaluation.metrics},
+        "test": {"loss": test_result.loss, "metrics": test_result.metrics, "n": test_result.n},
+        "costs": {
+            "budget": request.resolved_budget() if spec.search else 0,
+            "fused_evaluations": objective.n_evaluations,
+            "computed_evaluations": objective.n_computed,
+            "eval_seconds": objective.seconds,
+            "method_seconds": method_seconds,
+            "overhead_seconds": max(0.0, method_seconds - objective.seconds),
+            "test_seconds": test_result.seconds,
+        },
+        "history": [e.to_dict() for e in objective.history],
+        "info": result.info,
+        **provenance(),
+    }
+    write_json(record_path, record)
+    return record
