@@ -48,9 +48,9 @@ def learned_soup(objective, pool, budget, seed, *, epochs=3, lr=0.05):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            trace.append(float(loss))
+            trace.append(loss.item())
     model.train(was_training)
-    w = torch.softmax(logits.detach(), 0).tolist()
+    w = torch.softmax(logits.detach().double(), 0).tolist()
     ev = objective(w, label="learned soup")
     return FusionResult(weights=w, evaluation=ev, info={"gradient_steps": len(trace), "epochs": epochs, "lr": lr,
                                                          "train_seconds": time.perf_counter() - start,
