@@ -158,6 +158,60 @@ def _cmd_fuse(args: argparse.Namespace) -> None:
         print("weights:", " ".join(f"{w:.3f}" for w in (record["weights"] or [])))
 
 
+def regenerate_tables(suite_name: str) -> None:
+    from .paths import results_root
+    from .plots import write_plots
+    from .store import ResultStore
+    from .tables import write_tables
+
+    records = ResultStore().records(suite_name)
+    if not records:
+        raise BomfError(f"no records for suite '{suite_name}' under {ResultStore().root}; run it first (bomf run {suite_name})")
+    tables = write_tables(records, results_root() / "tables" / suite_name, title=f"suite {suite_name}")
+    plots = write_plots(records, results_root() / "plots" / suite_name)
+    print(f"{len(records)} records -> {len(tables)} table files in {tables[0].parent}, "
+          f"{len(plots)} plots in {plots[0].parent if plots else '-'}")
+    print((tables[0].parent / "summary.md").read_text())
+
+
+def _cmd_run(args: argparse.Namespace) -> None:
+    from .executors import get_executor
+    from .harness import pending_groups, run_suite
+    from .store import ResultStore
+    from .suite import load_suite
+
+    suite = load_suite(args.suite)  # validated before any compute
+    if args.tables_only:
+        regenerate_tables(suite.name)
+        return
+    cells = suite.cells()
+    groups, skipped = pending_groups(suite, ResultStore())
+    print(f"suite {suite.name}: {len(cells)} cells in {len({c.group() for c in cells})} trajectories; "
+          f"{skipped} already stored, {sum(len(g) for g in groups)} to run")
+    if args.dry_run:
+        return
+    kwargs = {"address": args.address} if args.executor == "ray" else {}
+    report = run_suite(suite, executor=get_executor(args.executor, **kwargs), device=args.device,
+                       progress=not args.quiet)
+    print(f"computed {report.computed} cells, skipped {report.skipped}, in {report.seconds:.0f} s")
+    regenerate_tables(suite.name)
+
+
+def _cmd_tables(args: argparse.Namespace) -> None:
+    from .suite import load_suite
+
+    regenerate_tables(load_suite(args.suite).name)
+
+
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", default="local", choices=["local", "ray"])
+    p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray instance)")
+    p.add_argument("--tables-only", action="store_true", help="regenerate tables and plots from stored records")
+    p.add_argument("--dry-run", action="store_true", help="validate and expand the suite; run nothing")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bomf", description="BOMF: Bayesian-optimisation model fusion, and its benchmark")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", action="store_true", help="print the chosen weights")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_fuse)
+    p = sub.add_parser("run", help="run a suite (smoke, offline, paper or a .toml path), then write tables and plots")
+    p.add_argument("suite", nargs="?", default="offline")
+    add_run_args(p)
+    p.set_defaults(func=_cmd_run)
+    p = sub.add_parser("tables", help="regenerate a suite's tables and plots from its stored records")
+    p.add_argument("suite", nargs="?", default="offline")
+    p.set_defaults(func=_cmd_tables)
     return parser
 
 

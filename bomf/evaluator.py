@@ -87,7 +87,9 @@ class Evaluator:
         return self._batches
 
     @torch.inference_mode()
-    def __call__(self, model: torch.nn.Module) -> EvalResult:
+    def __call__(self, model: torch.nn.Module, keep_predictions: bool = False) -> EvalResult:
+        """Loss and metrics; ``keep_predictions`` adds per-example predictions and labels to
+        ``extra`` (the pipeline keeps them for test, so tables can run paired tests)."""
         start = time.perf_counter()
         was_training = model.training
         model.eval()
@@ -110,4 +112,5 @@ class Evaluator:
             n=n,
             seconds=time.perf_counter() - start,
             tokens=self.tokens,
+            extra={"predictions": preds, "labels": self.labels} if keep_predictions else {},
         )

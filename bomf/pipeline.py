@@ -33,6 +33,9 @@ from .trajectory import Trajectory, TrajectoryRequest, build_model, train_trajec
 
 # Bump when a change alters what a fusion record contains (part of the cache key).
 FUSION_VERSION = "1"
+# Bump when the record's layout changes but its numbers do not: cached records of an older
+# layout are rebuilt from the evaluation journal (no fused evaluation is repeated).
+RECORD_VERSION = 2
 BUDGET_PER_MEMBER = 5  # default budget: about 5K fused evaluations (the paper's setting)
 
 
@@ -78,53 +81,97 @@ def member_priors(traj: Trajectory) -> list[Evaluation]:
     ]
 
 
-def run_fusion(request: FusionRequest, device: str = "auto", progress: bool = False) -> dict:
-    """Run (or reuse) one fusion cell and return its record."""
-    device = resolve_device(device)
-    spec = get_method(request.method)
-    options = dict(request.options)
-    spec.check_options(options)
-    folder = fusion_folder(request)
-    record_path = folder / "record.json"
-    if record_path.exists():
-        return read_json(record_path)
+@dataclass
+class FusionContext:
+    """What every fusion of one trajectory shares: members in a pool, val and test evaluators.
 
-    traj = train_trajectory(request.trajectory, device=device, progress=progress)
+    Built once per trajectory and reused across methods (loading K members and tokenising the
+    splits costs seconds). The test evaluator is only ever used by ``run_fusion`` after a method.
+    """
+
+    traj: Trajectory
+    task: object
+    pool: CheckpointPool
+    val: Evaluator
+    test: Evaluator
+    device: str
+
+
+def prepare_context(trajectory: TrajectoryRequest, device: str = "auto", progress: bool = False) -> FusionContext:
+    device = resolve_device(device)
+    traj = train_trajectory(trajectory, device=device, progress=progress)
     treq = traj.request()
     task = get_task(treq.task)
     tokenizer = get_model(treq.model).load_tokenizer()
     splits = task.load_splits(treq.resolved_limits())
     max_length = treq.config.max_length or task.max_length
-
     model = build_model(treq).to(device)
-    members = traj.load_members(expected=model.state_dict())
-    pool = CheckpointPool(model, members, swa_file=traj.swa_file)
-    del members
-    val = Evaluator(task, tokenizer, splits.val, treq.config.eval_batch_size, max_length, device=device, split_name="val")
-    objective = FusionObjective(pool, val, task.metrics, task.primary_metric, prior=member_priors(traj),
+    pool = CheckpointPool(model, traj.load_members(expected=model.state_dict()), swa_file=traj.swa_file)
+    bs = treq.config.eval_batch_size
+    val = Evaluator(task, tokenizer, splits.val, bs, max_length, device=device, split_name="val")
+    test = Evaluator(task, tokenizer, splits.test, bs, max_length, device=device, split_name="test")
+    return FusionContext(traj=traj, task=task, pool=pool, val=val, test=test, device=device)
+
+
+def cached_record(request: FusionRequest) -> dict | None:
+    path = fusion_folder(request) / "record.json"
+    if path.exists():
+        cached = read_json(path)
+        if cached.get("record_version") == RECORD_VERSION:
+            return cached
+    return None
+
+
+def run_fusion(request: FusionRequest, device: str = "auto", progress: bool = False,
+               context: FusionContext | None = None) -> dict:
+    """Run (or reuse) one fusion cell and return its record."""
+    spec = get_method(request.method)
+    options = dict(request.options)
+    spec.check_options(options)
+    cached = cached_record(request)
+    if cached is not None:
+        return cached
+    folder = fusion_folder(request)
+    record_path = folder / "record.json"
+    ctx = context or prepare_context(request.trajectory, device, progress)
+    traj, task, pool, model = ctx.traj, ctx.task, ctx.pool, ctx.pool.model
+    treq = traj.request()
+    objective = FusionObjective(pool, ctx.val, task.metrics, task.primary_metric, prior=member_priors(traj),
                                 journal=folder / "evaluations.jsonl", identity=request.identity())
+    bar = None
+    if progress and spec.search:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=request.resolved_budget(), desc=f"{request.method} {treq.task}/s{treq.seed}", leave=False)
+        objective.on_evaluation = lambda ev: bar.update(1)
 
     start = time.perf_counter()
-    result = spec.run(objective, pool, request.resolved_budget(), request.resolved_seed(), **options)
+    try:
+        result = spec.run(objective, pool, request.resolved_budget(), request.resolved_seed(), **options)
+    finally:
+        if bar is not None:
+            bar.close()
     method_seconds = time.perf_counter() - start
 
     # The only test evaluation of this cell: the chosen model, once.
-    test = Evaluator(task, tokenizer, splits.test, treq.config.eval_batch_size, max_length, device=device,
-                     split_name="test")
     if result.state_source == "swa":
         pool.load_state(load_state(traj.swa_file, model.state_dict()))
     elif result.state_source is not None:
         raise ValueError(f"method {request.method} returned an unknown state source {result.state_source!r}")
     else:
         pool.fuse(result.weights)
-    test_result = test(model)
+    test_result = ctx.test(model, keep_predictions=True)
 
     record = {
         "kind": "fusion",
+        "record_version": RECORD_VERSION,
         "key": request.key(),
         "request": request.identity(),
         "trajectory": {"key": traj.info["key"], "request": traj.info["request"], "split_sizes": traj.info["split_sizes"],
-                       "costs": traj.info["costs"], "member_steps": traj.info["member_steps"]},
+                       "costs": traj.info["costs"], "member_steps": traj.info["member_steps"],
+                       "members_val": [{"loss": m["val"]["loss"], "metrics": m["val"]["metrics"]}
+                                       for m in traj.info["members"]],
+                       "swa_val": {"loss": traj.info["swa"]["val"]["loss"], "metrics": traj.info["swa"]["val"]["metrics"]}},
         "task": treq.task,
         "model": treq.model,
         "method": request.method,
@@ -134,7 +181,8 @@ def run_fusion(request: FusionRequest, device: str = "auto", progress: bool = Fa
         "weights": result.weights,
         "state_source": result.state_source,
         "val": {"loss": result.evaluation.loss, "metrics": result.evaluation.metrics},
-        "test": {"loss": test_result.loss, "metrics": test_result.metrics, "n": test_result.n},
+        "test": {"loss": test_result.loss, "metrics": test_result.metrics, "n": test_result.n,
+                 "predictions": test_result.extra["predictions"], "labels": test_result.extra["labels"]},
         "costs": {
             "budget": request.resolved_budget() if spec.search else 0,
             "fused_evaluations": objective.n_evaluations,

@@ -30,7 +30,7 @@ from botorch.sampling import SobolQMCNormalSampler
 from gpytorch.mlls import ExactMarginalLogLikelihood, SumMarginalLogLikelihood
 from torch.quasirandom import SobolEngine
 
-MC_SAMPLES = 128
+MC_SAMPLES = 64  # 128 doubles the acquisition cost for no visible gain at q = 1
 
 
 def sobol_points(n: int, dim: int, seed: int) -> torch.Tensor:

@@ -86,6 +86,8 @@ class FusionObjective:
         self._journaled: list[dict] = []
         self.journal = Path(journal) if journal is not None else None
         self.identity = identity or {}
+        # Called with each new evaluation (progress bars); not with cache hits.
+        self.on_evaluation = None
         if self.journal is not None:
             self._open_journal()
 
@@ -125,6 +127,8 @@ class FusionObjective:
             self._append(ev)
         self.history.append(ev)
         self._cache[key] = ev
+        if self.on_evaluation is not None:
+            self.on_evaluation(ev)
         return ev
 
     def recorded_point(self, index: int) -> list[float] | None:
