@@ -203,6 +203,41 @@ def _cmd_tables(args: argparse.Namespace) -> None:
     regenerate_tables(load_suite(args.suite).name)
 
 
+def _cmd_stage1(args: argparse.Namespace) -> None:
+    from tabulate import tabulate
+
+    from .stage1 import get_stage1
+
+    request = request_from_args(args)
+    strategy = get_stage1(args.strategy)
+    options = dict(_parse_option(o) for o in args.option)
+    result = strategy.choose(request.task, request.model, request.seed, request.config, request.limits, **options)
+    rows = [(i, f"{t['values']['lr']:.2e}", t["values"]["batch_size"], t["status"], f"{t['score']:.4f}",
+             t["optimizer_steps"], f"{t['seconds']:.1f}") for i, t in enumerate(result.info.get("trials", []))]
+    if rows:
+        print(tabulate(rows, headers=["trial", "lr", "batch", "status", "best val", "steps", "seconds"],
+                       disable_numparse=True))
+    c = result.costs
+    print(f"stage 1 '{args.strategy}' chose lr {result.config.lr:.3g}, batch size {result.config.batch_size} "
+          f"(proxy: {result.info.get('freeze_layers', 0)} layers frozen); cost: {c['trials']} trials, "
+          f"{c['optimizer_steps']} steps, {c['seconds']:.0f} s, {c['flops_estimate']:.3g} FLOPs (est.)")
+
+
+def _cmd_align(args: argparse.Namespace) -> None:
+    from tabulate import tabulate
+
+    from .alignment import alignment
+
+    request = request_from_args(args)
+    res = alignment(request.task, request.model, request.seed, request.config, request.limits, args.lrs,
+                    args.batch_sizes, args.proxy_layers)
+    rows = [(f"{p['lr']:.1e}", p["batch_size"], f"{a:.4f}", f"{b:.4f}")
+            for p, a, b in zip(res["points"], res["proxy_scores"], res["full_scores"])]
+    print(tabulate(rows, headers=["lr", "batch", f"proxy ({args.proxy_layers} frozen)", "full"], disable_numparse=True))
+    print(f"Spearman(proxy, full) = {res['spearman']:.3f}; proxy cost {res['proxy_seconds']:.0f} s "
+          f"({res['proxy_flops']:.3g} FLOPs), full {res['full_seconds']:.0f} s ({res['full_flops']:.3g} FLOPs)")
+
+
 def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", default="local", choices=["local", "ray"])
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray instance)")
@@ -231,6 +266,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", action="store_true", help="print the chosen weights")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_fuse)
+    p = sub.add_parser("stage1", help="run a stage-1 hyperparameter strategy and print its trials and choice")
+    add_trajectory_args(p)
+    p.add_argument("--strategy", default="bomf", help="default, bomf (proxy BO), hpbo_full, grid")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", help="a strategy option")
+    p.set_defaults(func=_cmd_stage1)
+    p = sub.add_parser("align", help="rank correlation of a (lr, batch) grid's scores on the proxy and the full model")
+    add_trajectory_args(p)
+    p.add_argument("--lrs", type=float, nargs="+", default=[2e-5, 5e-5, 1e-4, 2e-4])
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32])
+    p.add_argument("--proxy-layers", type=int, default=3, help="bottom layers frozen in the proxy")
+    p.set_defaults(func=_cmd_align)
     p = sub.add_parser("run", help="run a suite (smoke, offline, paper or a .toml path), then write tables and plots")
     p.add_argument("suite", nargs="?", default="offline")
     add_run_args(p)

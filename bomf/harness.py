@@ -41,7 +41,8 @@ def plan_suite(suite: Suite) -> dict[tuple, list[Cell]]:
 
 
 def stage1_record(cell: Cell):
-    return get_stage1(cell.stage1).choose(cell.task, cell.model, cell.seed, cell.train, cell.limits)
+    return get_stage1(cell.stage1).choose(cell.task, cell.model, cell.seed, cell.train, cell.limits,
+                                          **dict(cell.stage1_options))
 
 
 def cell_record(cell: Cell, fusion: dict, stage1) -> dict:

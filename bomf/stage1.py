@@ -1,8 +1,18 @@
 """Stage 1: how the fine-tuning hyperparameters of a trajectory are chosen.
 
-A strategy takes (task, model, seed, base training config, split limits) and returns the config
-the full model is trained with, plus what choosing it cost. ``default`` keeps the suite's
-fixed hyperparameters and costs nothing. Strategies register like methods do.
+A strategy takes (task, model, seed, base training config, split limits, options) and returns
+the config the full model is then trained with, plus what choosing it cost.
+
+- ``default``: the suite's fixed hyperparameters; no search, no cost.
+- ``bomf``: BOMF's stage 1, GP-BO (qLogEI) over learning rate and batch size on the
+  lightweight proxy (bottom half of the layers and the embeddings frozen).
+- ``hpbo_full``: the same BO on the full model (what the proxy must beat on cost).
+- ``grid``: a small grid on the full model (the paper's "grid fine-tune").
+
+Options (suite table ``[stage1_options.<name>]``): ``trials``, ``n_init``, ``freeze_layers``
+(default: half the layers, proxy only), ``trial_epochs`` (default: the suite's epochs),
+``patience`` (early stopping, in evaluations), ``lr`` and ``batch_size`` ([low, high]), and for
+``grid``: ``lrs`` and ``batch_sizes``.
 
 Example:
     >>> from bomf.trajectory import TrainConfig
@@ -12,9 +22,11 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import inspect
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
+from .errors import BomfError
 from .registry import Registry
 from .tasks import SplitLimits
 from .trajectory import TrainConfig
@@ -31,22 +43,91 @@ class Stage1Result:
 class Stage1Strategy:
     name: str
     description: str
-    choose: Callable[[str, str, int, TrainConfig, SplitLimits | None], Stage1Result]
+    fn: Callable[..., Stage1Result]
+
+    @property
+    def options(self) -> dict:
+        params = list(inspect.signature(self.fn).parameters.values())[5:]
+        return {p.name: p.default for p in params}
+
+    def check_options(self, options: dict) -> None:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise BomfError(f"stage-1 strategy {self.name} has no option {unknown[0]!r}; "
+                            f"its options: {', '.join(sorted(self.options)) or 'none'}")
+
+    def choose(self, task: str, model: str, seed: int, base: TrainConfig, limits: SplitLimits | None,
+               **options) -> Stage1Result:
+        self.check_options(options)
+        return self.fn(task, model, seed, base, limits, **options)
 
 
 STAGE1: Registry[Stage1Strategy] = Registry("stage-1 strategy")
 
 
-def register_stage1(strategy: Stage1Strategy) -> Stage1Strategy:
-    return STAGE1.register(strategy.name, strategy)
+def register_stage1(name: str, description: str):
+    def wrap(fn):
+        STAGE1.register(name, Stage1Strategy(name=name, description=description, fn=fn))
+        return fn
+
+    return wrap
 
 
 def get_stage1(name: str) -> Stage1Strategy:
     return STAGE1.get(name)
 
 
-register_stage1(Stage1Strategy(
-    name="default",
-    description="fixed, commonly used hyperparameters (the suite's [train] table); no search",
-    choose=lambda task, model, seed, base, limits: Stage1Result(config=base),
-))
+@register_stage1("default", "fixed, commonly used hyperparameters (the suite's [train] table); no search")
+def default(task, model, seed, base, limits):
+    return Stage1Result(config=base)
+
+
+def _half_the_layers(model: str) -> int:
+    from .models import find_layer_list, get_model
+
+    return len(find_layer_list(get_model(model).build_classifier(2, seed=0))) // 2
+
+
+def _bo(task, model, seed, base, limits, *, freeze_layers, trials, n_init, trial_epochs, patience, lr, batch_size):
+    from .hpo import SearchSpace, search
+
+    trial_base = replace(base, epochs=trial_epochs or base.epochs)
+    space = SearchSpace(lr=tuple(lr), batch_size=tuple(batch_size))
+    res = search(task, model, seed, trial_base, limits, strategy="bo", trials=trials, freeze_layers=freeze_layers,
+                 space=space, n_init=n_init, patience=patience)
+    return _result(base, res, freeze_layers)
+
+
+def _result(base, res, freeze_layers) -> Stage1Result:
+    from dataclasses import asdict
+
+    return Stage1Result(config=replace(base, **res.best), costs=res.costs,
+                        info={"chosen": res.best, "freeze_layers": freeze_layers,
+                              "trials": [asdict(t) for t in res.trials]})
+
+
+@register_stage1("bomf", "BOMF stage 1: GP-BO over lr and batch size on the proxy (bottom half frozen)")
+def bomf_stage1(task, model, seed, base, limits, *, trials=6, n_init=3, freeze_layers=None, trial_epochs=None,
+                patience=3, lr=(1e-5, 3e-4), batch_size=(8, 64)):
+    n = _half_the_layers(model) if freeze_layers is None else freeze_layers
+    return _bo(task, model, seed, base, limits, freeze_layers=n, trials=trials, n_init=n_init,
+               trial_epochs=trial_epochs, patience=patience, lr=lr, batch_size=batch_size)
+
+
+@register_stage1("hpbo_full", "the same GP-BO over lr and batch size on the full model")
+def hpbo_full(task, model, seed, base, limits, *, trials=6, n_init=3, trial_epochs=None, patience=3,
+              lr=(1e-5, 3e-4), batch_size=(8, 64)):
+    return _bo(task, model, seed, base, limits, freeze_layers=0, trials=trials, n_init=n_init,
+               trial_epochs=trial_epochs, patience=patience, lr=lr, batch_size=batch_size)
+
+
+@register_stage1("grid", "a small grid over lr x batch size on the full model (grid fine-tune)")
+def grid(task, model, seed, base, limits, *, lrs=(2e-5, 5e-5, 1e-4), batch_sizes=(16, 32), trial_epochs=None,
+         patience=None):
+    from .hpo import search
+
+    points = [{"lr": float(a), "batch_size": int(b)} for a in lrs for b in batch_sizes]
+    trial_base = replace(base, epochs=trial_epochs or base.epochs)
+    res = search(task, model, seed, trial_base, limits, strategy="grid", trials=len(points), grid=points,
+                 patience=patience)
+    return _result(base, res, 0)

@@ -27,7 +27,8 @@ from .tasks import SplitLimits, get_task
 from .trajectory import TrainConfig, TrajectoryRequest
 
 SUITES_DIR = REPO_ROOT / "benchmarks" / "suites"
-TOP_KEYS = {"name", "description", "seeds", "budget", "methods", "stage1", "train", "tasks", "variants", "method_options"}
+TOP_KEYS = {"name", "description", "seeds", "budget", "methods", "stage1", "stage1_options", "train", "tasks", "variants",
+            "method_options"}
 TASK_KEYS = {"name", "models", "limits", "train"}
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
 
@@ -48,6 +49,7 @@ class Cell:
     model: str
     seed: int
     stage1: str
+    stage1_options: tuple[tuple[str, object], ...]
     label: str  # the method's name in tables (a method or a variant)
     method: str
     options: tuple[tuple[str, object], ...]
@@ -76,6 +78,7 @@ class Suite:
     budget: int | None
     stage1: list[str]
     variants: list[Variant]
+    stage1_options: dict = field(default_factory=dict)
     tasks: list[dict] = field(default_factory=list)
 
     def cells(self) -> list[Cell]:
@@ -85,10 +88,16 @@ class Suite:
                 for seed in self.seeds:
                     for s1 in self.stage1:
                         for v in self.variants:
+                            opts = tuple(sorted((k, _freeze(v)) for k, v in self.stage1_options.get(s1, {}).items()))
                             out.append(Cell(suite=self.name, task=t["name"], model=model, seed=seed, stage1=s1,
-                                            label=v.label, method=v.method, options=v.options, budget=self.budget,
+                                            stage1_options=opts, label=v.label, method=v.method, options=v.options, budget=self.budget,
                                             train=t["config"], limits=t["limits"]))
         return out
+
+
+def _freeze(value):
+    """TOML lists -> tuples, so options are hashable and compare equal to their defaults."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _fail(path, msg: str) -> BomfError:
@@ -137,8 +146,12 @@ def load_suite(name_or_path: str) -> Suite:
     if budget is not None and (not isinstance(budget, int) or budget < 1):
         raise _fail(path, f"budget must be a positive integer, got {budget!r}")
     stage1 = raw.get("stage1", ["default"])
+    stage1_options = raw.get("stage1_options", {})
     for s in stage1:
-        get_stage1(s)
+        get_stage1(s).check_options(stage1_options.get(s, {}))
+    for s in stage1_options:
+        if s not in stage1:
+            raise _fail(path, f"stage1_options names {s!r}, which is not in stage1 = {stage1}")
 
     declared = raw.get("variants", {})
     method_options = raw.get("method_options", {})
@@ -184,4 +197,4 @@ def load_suite(name_or_path: str) -> Suite:
             raise _fail(path, f"training config of {t['name']}: {exc}") from exc
         tasks.append({"name": t["name"], "models": list(t["models"]), "limits": limits, "config": config})
     return Suite(name=raw["name"], description=raw.get("description", ""), path=path, seeds=list(seeds), budget=budget,
-                 stage1=list(stage1), variants=variants, tasks=tasks)
+                 stage1=list(stage1), variants=variants, tasks=tasks, stage1_options=stage1_options)

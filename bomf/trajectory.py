@@ -165,11 +165,12 @@ def build_model(request: TrajectoryRequest):
 
 
 def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress: bool = False,
-                     save_members: bool = True) -> Trajectory:
+                     save_members: bool = True, patience: int | None = None) -> Trajectory:
     """Fine-tune per ``request`` (or reuse the cached result) and return the trajectory.
 
     ``save_members=False`` (stage-1 trials) evaluates at the member steps but writes no weights
-    and caches nothing.
+    and caches nothing; with ``patience`` it also stops once the primary val metric has not
+    improved for that many evaluations (early stopping).
     """
     if save_members:
         cached = load_trajectory(request)
@@ -222,10 +223,11 @@ def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress:
     label_dtype = torch.float32 if task.kind == "regression" else torch.long
     bar = _progress(total_steps, f"train {request.task}/{request.model}/s{request.seed}", progress)
     model.train()
+    best_score, since_best, stopped_early = -math.inf, 0, False
     try:
         for epoch in range(cfg.epochs):
             for idx in length_grouped_batches(train_enc.lengths(), cfg.batch_size, seed=request.seed * 1000 + epoch):
-                if step >= total_steps:
+                if step >= total_steps or stopped_early:
                     break
                 t0 = time.perf_counter()
                 batch = {k: v.to(dev) for k, v in collate(train_enc, idx, label_dtype=label_dtype).items()}
@@ -260,6 +262,10 @@ def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress:
                         save_state(work / entry["file"], accelerator.unwrap_model(model).state_dict(), {"step": str(step)})
                     members.append(entry)
                     bar.set_postfix(loss=f"{res.loss:.3f}", **{task.primary_metric: f"{res.metrics[task.primary_metric]:.3f}"})
+                    score = res.metrics[task.primary_metric]
+                    best_score, since_best = (score, 0) if score > best_score else (best_score, since_best + 1)
+                    if patience is not None and work is None and since_best >= patience:
+                        stopped_early = True
     except BaseException:
         if work is not None:
             shutil.rmtree(work, ignore_errors=True)
@@ -288,6 +294,7 @@ def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress:
         },
     }
     if swa is None:
+        info["stopped_early"] = stopped_early
         return Trajectory(folder=Path("."), info=info)
     swa_model = swa.module
     res = val_eval(swa_model)

@@ -85,7 +85,8 @@ class FusionObjective:
         self._replay: dict[tuple[float, ...], dict] = {}
         self._journaled: list[dict] = []
         self.journal = Path(journal) if journal is not None else None
-        self.identity = identity or {}
+        # Normalised as JSON reads it back (tuples become lists), so a resumed run recognises its journal.
+        self.identity = json.loads(json.dumps(identity or {}, sort_keys=True, default=str))
         # Called with each new evaluation (progress bars); not with cache hits.
         self.on_evaluation = None
         if self.journal is not None:
