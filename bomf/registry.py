@@ -5,7 +5,7 @@ the core is edited, because ``discover`` imports every module of the package.
 
 Example:
     >>> colours = Registry("colour")
-    >>> colours.register("red", 0xFF0000)
+    >>> _ = colours.register("red", 0xFF0000)
     >>> colours.get("red")
     16711680
     >>> colours.get("blue")

@@ -213,6 +213,7 @@ def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress:
     final = trajectory_folder(request)
     work = final.parent / f".tmp-{final.name}-{os.getpid()}" if save_members else None
     if work is not None:
+        _remove_stale_work(final)
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
 
@@ -308,6 +309,18 @@ def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress:
         # Another process finished the same trajectory first: theirs is identical; keep it.
         shutil.rmtree(work, ignore_errors=True)
     return Trajectory(folder=final, info=read_json(final / "trajectory.json"))
+
+
+def _remove_stale_work(final: Path) -> None:
+    """Delete half-built folders of this trajectory left by killed processes (dead pids)."""
+    for stale in final.parent.glob(f".tmp-{final.name}-*"):
+        try:
+            pid = int(stale.name.rsplit("-", 1)[1])
+            os.kill(pid, 0)  # raises if no such process: the folder is an orphan
+        except ProcessLookupError:
+            shutil.rmtree(stale, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
 
 
 class _NoBar:

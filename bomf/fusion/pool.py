@@ -11,7 +11,7 @@ Example:
     >>> live = torch.nn.Linear(2, 1, bias=False)
     >>> a, b = {"weight": torch.tensor([[1.0, 0.0]])}, {"weight": torch.tensor([[0.0, 4.0]])}
     >>> pool = CheckpointPool(live, [a, b])
-    >>> pool.fuse([0.25, 0.75]); live.weight.tolist()
+    >>> _ = pool.fuse([0.25, 0.75]); live.weight.tolist()
     [[0.25, 3.0]]
 """
 
