@@ -46,9 +46,9 @@ def test_every_cell_has_a_complete_record(sweep):
     records = store.records("tiny")
     assert len(records) == 12
     for rec in records:
-        for field in ("config", "key", "git_commit", "versions", "hardware", "seed", "test", "val", "costs", "history",
-                      "stage1", "label", "cell"):
-            assert field in rec or field == "config" and "request" in rec, field
+        for field in ("request", "key", "git_commit", "versions", "hardware", "seed", "weights", "test", "val", "costs",
+                      "history", "stage1", "label", "cell"):
+            assert field in rec, field
         assert rec["suite"] == "tiny" and len(rec["test"]["predictions"]) == 64
     labels = {(r["label"], r["seed"]) for r in records}
     assert len(labels) == 12

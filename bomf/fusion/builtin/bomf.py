@@ -20,7 +20,7 @@ from ...bo import pareto_mask, suggest_multi_objective, suggest_single_objective
 from ...errors import BomfError
 from ..methods import FusionResult, register_method
 from ..objective import NEG_LOSS
-from ..search import PICK_RULES, pick, run_search, simplex_weights
+from ..search import PICK_RULES, pick, run_search
 
 
 def _search_info(state, chosen, rule: str) -> dict:
@@ -86,4 +86,4 @@ def bo_metric(objective, pool, budget, seed, *, n_init=None, num_restarts=10, ra
     return _single_objective(objective, pool, budget, seed, objective.primary_metric, n_init, num_restarts, raw_samples)
 
 
-__all__ = ["bomf", "bo_loss", "bo_metric", "simplex_weights"]
+__all__ = ["bomf", "bo_loss", "bo_metric"]
