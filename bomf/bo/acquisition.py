@@ -1,18 +1,23 @@
 """GP-BO suggestions with BoTorch: multi-objective (qLogNEHVI) and single-objective (qLogEI).
 
-Pure functions over tensors in the unit cube; every objective is maximised. Inputs are
-normalised (``Normalize``) and outcomes standardised (``Standardize``) inside each GP. The
-caller's global RNG is left untouched (``fork_rng``) and the same inputs and seed give the same
-suggestion on CPU. If GP fitting fails (degenerate data), a seeded random point is returned
-with a warning rather than stopping a long search.
+Pure functions over float64 tensors; every objective is maximised. Inputs are normalised
+(``Normalize``) and outcomes standardised (``Standardize``) inside each GP. The caller's global
+RNG is left untouched (``torch.random.fork_rng``) and the same inputs and seed give the same
+suggestion on CPU. Thread settings are the caller's business: nothing global is changed.
+
+Degenerate data never stops a search: rows with a non-finite outcome are left out of the fit
+(with a warning), and when no GP can be fitted (no rows, constant outcomes, a numerical failure)
+a seeded uniform random point is returned with one ``RuntimeWarning``.
 
 Example:
     >>> import torch
     >>> X = sobol_points(6, 2, seed=0)
     >>> y = -((X - 0.3) ** 2).sum(-1)
     >>> x = suggest_single_objective(X, y, seed=0, num_restarts=2, raw_samples=32)
-    >>> tuple(x.shape)
-    (1, 2)
+    >>> tuple(x.shape), x.dtype, bool(((0 <= x) & (x <= 1)).all())
+    ((1, 2), torch.float64, True)
+    >>> torch.equal(x, suggest_single_objective(X, y, seed=0, num_restarts=2, raw_samples=32))
+    True
 """
 
 from __future__ import annotations
@@ -30,11 +35,18 @@ from botorch.sampling import SobolQMCNormalSampler
 from gpytorch.mlls import ExactMarginalLogLikelihood, SumMarginalLogLikelihood
 from torch.quasirandom import SobolEngine
 
-MC_SAMPLES = 64  # 128 doubles the acquisition cost for no visible gain at q = 1
+# 128 MC samples double the acquisition cost for no visible gain at q = 1.
+MC_SAMPLES = 64
 
 
 def sobol_points(n: int, dim: int, seed: int) -> torch.Tensor:
-    """``n`` scrambled Sobol points in [0,1]^dim, deterministic in ``seed``."""
+    """``n`` scrambled Sobol points in [0,1]^dim (float64), deterministic in ``seed``.
+
+    Example:
+        >>> a = sobol_points(4, 3, seed=0)
+        >>> tuple(a.shape), a.dtype, bool(torch.equal(a, sobol_points(4, 3, seed=0)))
+        ((4, 3), torch.float64, True)
+    """
     if n <= 0:
         return torch.empty(0, dim, dtype=torch.double)
     return SobolEngine(dim, scramble=True, seed=seed).draw(n).to(torch.double)
@@ -44,30 +56,69 @@ def _unit_bounds(dim: int) -> torch.Tensor:
     return torch.stack([torch.zeros(dim, dtype=torch.double), torch.ones(dim, dtype=torch.double)])
 
 
+def _check_and_clean(X: torch.Tensor, Y: torch.Tensor, bounds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 copies with non-finite outcome rows dropped; shape errors raise (they are bugs).
+
+    Validation happens outside the fallback so that a caller's mistake is not hidden behind
+    a random suggestion.
+    """
+    if X.dim() != 2 or Y.dim() != 2 or X.shape[0] != Y.shape[0]:
+        raise ValueError(f"expected X: n x d and outcomes with n rows, got {tuple(X.shape)} and {tuple(Y.shape)}")
+    if bounds.shape != (2, X.shape[1]):
+        raise ValueError(f"bounds must be 2 x {X.shape[1]}, got {tuple(bounds.shape)}")
+    X, Y = X.detach().to(torch.double), Y.detach().to(torch.double)
+    finite = torch.isfinite(Y).all(dim=-1) & torch.isfinite(X).all(dim=-1)
+    if not finite.all():
+        warnings.warn(f"{int((~finite).sum())} of {len(finite)} evaluations are not finite; "
+                      "they are left out of the GP fit", RuntimeWarning, stacklevel=3)
+        X, Y = X[finite], Y[finite]
+    return X, Y
+
+
 def _gp(X: torch.Tensor, y: torch.Tensor, bounds: torch.Tensor) -> SingleTaskGP:
     return SingleTaskGP(X, y.reshape(-1, 1), input_transform=Normalize(X.shape[-1], bounds=bounds),
                         outcome_transform=Standardize(m=1))
 
 
-def _fallback(dim: int, q: int, seed: int, why: Exception, bounds: torch.Tensor) -> torch.Tensor:
-    warnings.warn(f"GP suggestion failed ({type(why).__name__}: {why}); using a random point", RuntimeWarning)
+def _fallback(dim: int, q: int, seed: int, why: str, bounds: torch.Tensor) -> torch.Tensor:
+    warnings.warn(f"GP suggestion failed ({why}); using a seeded random point", RuntimeWarning, stacklevel=3)
     g = torch.Generator().manual_seed(seed)
     u = torch.rand(q, dim, generator=g, dtype=torch.double)
     return bounds[0] + u * (bounds[1] - bounds[0])
 
 
+def _no_signal(Y: torch.Tensor) -> bool:
+    # No rows, or every objective constant: a GP has nothing to model and the acquisition
+    # optimum degenerates to an arbitrary corner of the cube.
+    return Y.shape[0] == 0 or bool((Y.max(dim=0).values == Y.min(dim=0).values).all())
+
+
 def suggest_multi_objective(X: torch.Tensor, Y: torch.Tensor, ref_point: torch.Tensor, seed: int,
                             num_restarts: int = 10, raw_samples: int = 512, q: int = 1) -> torch.Tensor:
-    """The next ``q`` points by qLogNEHVI over one GP per objective (a ``ModelListGP``)."""
-    X, Y = X.to(torch.double), Y.to(torch.double)
+    """The next ``q x d`` points in the unit cube by qLogNEHVI over one GP per objective.
+
+    ``X`` is ``n x d`` in [0,1]^d, ``Y`` is ``n x m`` (maximised) and ``ref_point`` has ``m``
+    entries in the units of ``Y``.
+
+    Example:
+        >>> import torch
+        >>> X = sobol_points(6, 2, seed=0)
+        >>> Y = torch.stack([-(X - 0.2).pow(2).sum(-1), -(X - 0.8).pow(2).sum(-1)], -1)
+        >>> x = suggest_multi_objective(X, Y, Y.min(0).values - 0.1, seed=0, num_restarts=2, raw_samples=32)
+        >>> tuple(x.shape)
+        (1, 2)
+    """
     bounds = _unit_bounds(X.shape[-1])
+    X, Y = _check_and_clean(X, Y, bounds)
+    if _no_signal(Y):
+        return _fallback(X.shape[-1], q, seed, "no rows or constant outcomes", bounds)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         try:
+            # BoTorch's numerical and optimiser warnings are routine over a long search.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                models = [_gp(X, Y[:, i], bounds) for i in range(Y.shape[-1])]
-                model = ModelListGP(*models)
+                model = ModelListGP(*[_gp(X, Y[:, i], bounds) for i in range(Y.shape[-1])])
                 fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
                 acq = qLogNoisyExpectedHypervolumeImprovement(
                     model=model, ref_point=ref_point.to(torch.double).tolist(), X_baseline=X, prune_baseline=True,
@@ -76,18 +127,27 @@ def suggest_multi_objective(X: torch.Tensor, Y: torch.Tensor, ref_point: torch.T
                 candidate, _ = optimize_acqf(acq, bounds=bounds, q=q, num_restarts=num_restarts,
                                              raw_samples=raw_samples, options={"seed": seed})
         except Exception as exc:  # a failed fit must not end a long search
-            return _fallback(X.shape[-1], q, seed, exc, bounds)
+            return _fallback(X.shape[-1], q, seed, f"{type(exc).__name__}: {exc}", bounds)
     return candidate.detach()
 
 
 def suggest_single_objective(X: torch.Tensor, y: torch.Tensor, seed: int, num_restarts: int = 10,
                              raw_samples: int = 512, q: int = 1, bounds: torch.Tensor | None = None) -> torch.Tensor:
-    """The next ``q`` points by qLogEI on one GP (maximising ``y``)."""
-    X, y = X.to(torch.double), y.to(torch.double).reshape(-1)
+    """The next ``q x d`` points within ``bounds`` (default unit cube) by qLogEI, maximising ``y``.
+
+    ``y`` is ``n`` or ``n x 1``; ``bounds`` is ``2 x d`` (lower row, upper row).
+
+    Example:
+        >>> import torch
+        >>> X = sobol_points(5, 2, seed=1)
+        >>> x = suggest_single_objective(X, X.sum(-1), seed=0, num_restarts=2, raw_samples=32)
+        >>> tuple(x.shape)
+        (1, 2)
+    """
     bounds = _unit_bounds(X.shape[-1]) if bounds is None else bounds.to(torch.double)
-    if float(y.max() - y.min()) == 0.0:
-        # Nothing to model yet: a constant outcome gives the GP no signal.
-        return _fallback(X.shape[-1], q, seed, ValueError("constant outcomes"), bounds)
+    X, y = _check_and_clean(X, y.reshape(-1, 1), bounds)
+    if _no_signal(y):
+        return _fallback(X.shape[-1], q, seed, "no rows or constant outcomes", bounds)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         try:
@@ -95,11 +155,12 @@ def suggest_single_objective(X: torch.Tensor, y: torch.Tensor, seed: int, num_re
                 warnings.simplefilter("ignore")
                 model = _gp(X, y, bounds)
                 fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-                acq = qLogExpectedImprovement(model=model, best_f=y.max(),
-                                              sampler=SobolQMCNormalSampler(sample_shape=torch.Size([MC_SAMPLES]),
-                                                                            seed=seed))
+                acq = qLogExpectedImprovement(
+                    model=model, best_f=y.max(),
+                    sampler=SobolQMCNormalSampler(sample_shape=torch.Size([MC_SAMPLES]), seed=seed),
+                )
                 candidate, _ = optimize_acqf(acq, bounds=bounds, q=q, num_restarts=num_restarts,
                                              raw_samples=raw_samples, options={"seed": seed})
-        except Exception as exc:
-            return _fallback(X.shape[-1], q, seed, exc, bounds)
+        except Exception as exc:  # a failed fit must not end a long search
+            return _fallback(X.shape[-1], q, seed, f"{type(exc).__name__}: {exc}", bounds)
     return candidate.detach()
