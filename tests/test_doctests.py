@@ -8,7 +8,7 @@ import pytest
 MODULES = ["bomf.metrics", "bomf.registry", "bomf.atomic", "bomf.data", "bomf.errors", "bomf.fusion.pool",
            "bomf.fusion.objective", "bomf.fusion.search", "bomf.fusion.methods", "bomf.bo.pareto", "bomf.stats",
            "bomf.tables", "bomf.store", "bomf.executors", "bomf.hpo", "bomf.alignment", "bomf.checkpoint",
-           "bomf.trajectory", "bomf.stage1", "bomf.tasks.base", "bomf.device"]
+           "bomf.trajectory", "bomf.stage1", "bomf.tasks.base", "bomf.device", "bomf.hub", "bomf.tasks.glue"]
 
 
 @pytest.mark.parametrize("name", MODULES)
