@@ -11,12 +11,7 @@ from bomf.bo import (apply_normalisation, hypervolume, normalise_objectives, par
 FAST = dict(num_restarts=2, raw_samples=64)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _rand(n, d, seed):

@@ -12,12 +12,7 @@ B = [0.1, 0.3, 0.6]  # loss is lowest here
 FAST = dict(num_restarts=2, raw_samples=64)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _dist(w, target):

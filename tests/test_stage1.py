@@ -16,12 +16,7 @@ from helpers import TINY_LIMITS, tiny_request
 BASE = TrainConfig(epochs=1, batch_size=16, num_members=3, eval_batch_size=32)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def synthetic(calls, fail_if=None):
