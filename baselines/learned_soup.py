@@ -30,7 +30,8 @@ def learned_soup(objective, pool, budget, seed, *, epochs=3, lr=0.05):
     model.eval()  # no dropout: the gradient of the loss the objective reports
     members = [pool.member_tensors(i) for i in range(k)]
     # Tensors that are not fused (integer buffers) are taken from the live model as they are.
-    fixed = {n: t for n, t in model.state_dict().items() if n not in set(pool.names)}
+    fused_names = set(pool.names)
+    fixed = {n: t for n, t in model.state_dict().items() if n not in fused_names}
     logits = torch.zeros(k, requires_grad=True, device=members[0][0].device)
     optimizer = torch.optim.Adam([logits], lr=lr)
     order = list(range(len(evaluator.batches)))

@@ -8,8 +8,7 @@ import torch
 from bomf import hpo
 from bomf.hpo import SearchSpace, Trial, search
 from bomf.stage1 import get_stage1
-from bomf.tasks import SplitLimits
-from bomf.trajectory import TrainConfig, TrajectoryRequest, train_trajectory
+from bomf.trajectory import TrainConfig, train_trajectory
 
 from helpers import TINY_LIMITS, tiny_request
 

@@ -93,6 +93,31 @@ def _no_signal(Y: torch.Tensor) -> bool:
     return Y.shape[0] == 0 or bool((Y.max(dim=0).values == Y.min(dim=0).values).all())
 
 
+def _suggest(X: torch.Tensor, Y: torch.Tensor, bounds: torch.Tensor, seed: int, q: int, num_restarts: int,
+             raw_samples: int, make_acquisition) -> torch.Tensor:
+    """Validate, then fit and optimise ``make_acquisition(X, Y, sampler)`` under a fixed seed.
+
+    Everything that can fail numerically sits inside the guard, which falls back to a seeded
+    random point: one bad fit must not end a long search.
+    """
+    X, Y = _check_and_clean(X, Y, bounds)
+    if _no_signal(Y):
+        return _fallback(X.shape[-1], q, seed, "no rows or constant outcomes", bounds)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        try:
+            # BoTorch's numerical and optimiser warnings are routine over a long search.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sampler = SobolQMCNormalSampler(sample_shape=torch.Size([MC_SAMPLES]), seed=seed)
+                acq = make_acquisition(X, Y, sampler)
+                candidate, _ = optimize_acqf(acq, bounds=bounds, q=q, num_restarts=num_restarts,
+                                             raw_samples=raw_samples, options={"seed": seed})
+        except Exception as exc:
+            return _fallback(X.shape[-1], q, seed, f"{type(exc).__name__}: {exc}", bounds)
+    return candidate.detach()
+
+
 def suggest_multi_objective(X: torch.Tensor, Y: torch.Tensor, ref_point: torch.Tensor, seed: int,
                             num_restarts: int = 10, raw_samples: int = 512, q: int = 1) -> torch.Tensor:
     """The next ``q x d`` points in the unit cube by qLogNEHVI over one GP per objective.
@@ -109,26 +134,15 @@ def suggest_multi_objective(X: torch.Tensor, Y: torch.Tensor, ref_point: torch.T
         (1, 2)
     """
     bounds = _unit_bounds(X.shape[-1])
-    X, Y = _check_and_clean(X, Y, bounds)
-    if _no_signal(Y):
-        return _fallback(X.shape[-1], q, seed, "no rows or constant outcomes", bounds)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        try:
-            # BoTorch's numerical and optimiser warnings are routine over a long search.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = ModelListGP(*[_gp(X, Y[:, i], bounds) for i in range(Y.shape[-1])])
-                fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
-                acq = qLogNoisyExpectedHypervolumeImprovement(
-                    model=model, ref_point=ref_point.to(torch.double).tolist(), X_baseline=X, prune_baseline=True,
-                    sampler=SobolQMCNormalSampler(sample_shape=torch.Size([MC_SAMPLES]), seed=seed),
-                )
-                candidate, _ = optimize_acqf(acq, bounds=bounds, q=q, num_restarts=num_restarts,
-                                             raw_samples=raw_samples, options={"seed": seed})
-        except Exception as exc:  # a failed fit must not end a long search
-            return _fallback(X.shape[-1], q, seed, f"{type(exc).__name__}: {exc}", bounds)
-    return candidate.detach()
+
+    def make_acquisition(X, Y, sampler):
+        model = ModelListGP(*[_gp(X, Y[:, i], bounds) for i in range(Y.shape[-1])])
+        fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
+        return qLogNoisyExpectedHypervolumeImprovement(
+            model=model, ref_point=ref_point.to(torch.double).tolist(), X_baseline=X, prune_baseline=True,
+            sampler=sampler)
+
+    return _suggest(X, Y, bounds, seed, q, num_restarts, raw_samples, make_acquisition)
 
 
 def suggest_single_objective(X: torch.Tensor, y: torch.Tensor, seed: int, num_restarts: int = 10,
@@ -145,22 +159,10 @@ def suggest_single_objective(X: torch.Tensor, y: torch.Tensor, seed: int, num_re
         (1, 2)
     """
     bounds = _unit_bounds(X.shape[-1]) if bounds is None else bounds.to(torch.double)
-    X, y = _check_and_clean(X, y.reshape(-1, 1), bounds)
-    if _no_signal(y):
-        return _fallback(X.shape[-1], q, seed, "no rows or constant outcomes", bounds)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = _gp(X, y, bounds)
-                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-                acq = qLogExpectedImprovement(
-                    model=model, best_f=y.max(),
-                    sampler=SobolQMCNormalSampler(sample_shape=torch.Size([MC_SAMPLES]), seed=seed),
-                )
-                candidate, _ = optimize_acqf(acq, bounds=bounds, q=q, num_restarts=num_restarts,
-                                             raw_samples=raw_samples, options={"seed": seed})
-        except Exception as exc:  # a failed fit must not end a long search
-            return _fallback(X.shape[-1], q, seed, f"{type(exc).__name__}: {exc}", bounds)
-    return candidate.detach()
+
+    def make_acquisition(X, y, sampler):
+        model = _gp(X, y, bounds)
+        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+        return qLogExpectedImprovement(model=model, best_f=y.max(), sampler=sampler)
+
+    return _suggest(X, y.reshape(-1, 1), bounds, seed, q, num_restarts, raw_samples, make_acquisition)
