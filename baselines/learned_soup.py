@@ -14,7 +14,6 @@ import torch
 from torch.func import functional_call
 
 from bomf.errors import BomfError
-from bomf.evaluator import task_loss
 from bomf.fusion import FusionResult, register_method
 
 
@@ -22,7 +21,7 @@ from bomf.fusion import FusionResult, register_method
 def learned_soup(objective, pool, budget, seed, *, epochs=3, lr=0.05):
     """Softmax fusion weights trained by Adam on the val loss through a functional forward."""
     evaluator = objective.evaluator
-    if not hasattr(evaluator, "batches"):
+    if not hasattr(evaluator, "batch_loss"):
         raise BomfError("learned_soup needs a model evaluator with batches (a real task), not a toy objective")
     torch.manual_seed(seed)
     model, k = pool.model, pool.size
@@ -31,7 +30,9 @@ def learned_soup(objective, pool, budget, seed, *, epochs=3, lr=0.05):
     members = [pool.member_tensors(i) for i in range(k)]
     # Tensors that are not fused (integer buffers) are taken from the live model as they are.
     fused_names = set(pool.names)
-    fixed = {n: t for n, t in model.state_dict().items() if n not in fused_names}
+    # Names tied to a fused tensor (shared embeddings) follow it through functional_call's tying.
+    fused_ptrs = {t.data_ptr() for n, t in model.state_dict().items() if n in fused_names}
+    fixed = {n: t for n, t in model.state_dict().items() if n not in fused_names and t.data_ptr() not in fused_ptrs}
     logits = torch.zeros(k, requires_grad=True, device=members[0][0].device)
     optimizer = torch.optim.Adam([logits], lr=lr)
     order = list(range(len(evaluator.batches)))
@@ -43,9 +44,9 @@ def learned_soup(objective, pool, budget, seed, *, epochs=3, lr=0.05):
             batch = evaluator.batches[b]
             alpha = torch.softmax(logits, 0)
             params = {name: sum(alpha[i] * members[i][j] for i in range(k)) for j, name in enumerate(pool.names)}
-            inputs = {key: v for key, v in batch.items() if key != "labels"}
-            out = functional_call(model, {**fixed, **params}, args=(), kwargs=inputs)
-            loss = task_loss(evaluator.task, out.logits, batch["labels"])
+            state = {**fixed, **params}
+            loss = evaluator.batch_loss(model, batch,
+                                        forward=lambda **kw: functional_call(model, state, args=(), kwargs=kw))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -5,6 +5,7 @@ optimizer step by default), so SWA averages many more states than the K members.
 """
 
 from bomf.checkpoint import load_state
+from bomf.models.lora import saved_state
 from bomf.fusion import FusionResult, register_method
 
 
@@ -16,6 +17,6 @@ def swa(objective, pool, budget, seed):
         from bomf.errors import BomfError
 
         raise BomfError("this pool has no SWA average; build it from a trajectory (bomf fuse) to use 'swa'")
-    state = load_state(swa_file, pool.model.state_dict())
+    state = load_state(swa_file, saved_state(pool.model))
     ev = objective.evaluate_state(state, label="swa")
     return FusionResult(weights=None, evaluation=ev, state_source="swa")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import BomfError
+from .paths import UnwritableError
 
 
 @contextmanager
@@ -28,9 +29,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise BomfError(f"cannot create folder {path.parent}: {exc.strerror}; choose a writable location") from exc
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        raise UnwritableError(f"cannot write in folder {path.parent} ({exc.strerror or type(exc).__name__}); "
+                              "choose a writable location (BOMF_RESULTS, BOMF_CACHE) or fix its permissions") from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -48,6 +48,10 @@ def add_trajectory_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start-fraction", type=float, default=d.start_fraction)
     p.add_argument("--freeze-layers", type=int, default=0, help="train the frozen-bottom proxy instead")
     p.add_argument("--max-steps", type=int, default=None, help="stop early (smoke runs)")
+    p.add_argument("--lora-rank", type=int, default=None,
+                   help="generation tasks: LoRA rank (default: the model's; 0 fine-tunes every weight)")
+    p.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size)
+    p.add_argument("--max-length", type=int, default=None, help="truncate inputs (default: the task's)")
     p.add_argument("--limit-train", type=int, default=None, help="cap the train split (default: the task's)")
     p.add_argument("--limit-val", type=int, default=None)
     p.add_argument("--limit-test", type=int, default=None)
@@ -72,6 +76,7 @@ def request_from_args(args: argparse.Namespace):
     config = TrainConfig(
         lr=args.lr, batch_size=args.batch_size, epochs=args.epochs, num_members=args.members,
         start_fraction=args.start_fraction, freeze_layers=args.freeze_layers, max_steps=args.max_steps,
+        lora_rank=args.lora_rank, eval_batch_size=args.eval_batch_size, max_length=args.max_length,
     )
     return TrajectoryRequest(task=args.task, model=args.model, seed=args.seed, config=config, limits=limits)
 
@@ -176,11 +181,17 @@ def regenerate_tables(suite_name: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> None:
     from .executors import get_executor
-    from .harness import pending_groups, run_suite
+    from .harness import check_storage, pending_groups, run_suite
+    from .paths import check_writable, results_root
     from .store import ResultStore
     from .suite import load_suite
 
     suite = load_suite(args.suite)  # validated before any compute
+    if not args.dry_run:
+        # Before any compute: an unwritable folder would otherwise surface after the first group.
+        check_writable(results_root(), "results", "BOMF_RESULTS")
+        if not args.tables_only:
+            check_storage(ResultStore())
     if args.tables_only:
         regenerate_tables(suite.name)
         return
@@ -193,7 +204,12 @@ def _cmd_run(args: argparse.Namespace) -> None:
     kwargs = {"address": args.address} if args.executor == "ray" else {}
     report = run_suite(suite, executor=get_executor(args.executor, **kwargs), device=args.device,
                        progress=not args.quiet)
-    print(f"computed {report.computed} cells, skipped {report.skipped}, in {report.seconds:.0f} s")
+    others = f", {report.stored_meanwhile} stored meanwhile by another process" if report.stored_meanwhile else ""
+    left = f", left {len(report.left)} to another process" if report.left else ""
+    print(f"computed {report.computed} cells, skipped {report.skipped}{others}{left}, in {report.seconds:.0f} s")
+    if report.left and not ResultStore().records(suite.name):
+        print("no records yet; the process computing them writes the tables when it finishes")
+        return
     regenerate_tables(suite.name)
 
 

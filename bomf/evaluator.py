@@ -55,7 +55,25 @@ def predictions_from_logits(task: Task, logits: torch.Tensor) -> list:
     return logits.argmax(-1).tolist()
 
 
-class Evaluator:
+class SplitEvaluator:
+    """What every evaluator shares: its split's references and its padded batches.
+
+    Subclasses set ``labels`` and ``_batches`` and implement ``batch_loss`` and ``__call__``.
+    """
+
+    labels: list
+    _batches: list[dict[str, torch.Tensor]]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def batches(self) -> list[dict[str, torch.Tensor]]:
+        """The padded batches (inputs and ``labels``), e.g. for gradient-based soups."""
+        return self._batches
+
+
+class Evaluator(SplitEvaluator):
     """Loss and metrics of a model on one fixed split.
 
     ``batch_size`` examples per forward pass, length-sorted so padding is minimal; padded
@@ -78,13 +96,10 @@ class Evaluator:
             self._batches.append({k: v.to(self.device) for k, v in collate(enc, idx).items()})
         self.tokens = sum(b["input_ids"].numel() for b in self._batches)
 
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @property
-    def batches(self) -> list[dict[str, torch.Tensor]]:
-        """The padded batches (inputs and ``labels``), e.g. for gradient-based soups."""
-        return self._batches
+    def batch_loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor], forward=None) -> torch.Tensor:
+        """Mean loss of one batch (differentiable); ``forward`` replaces ``model(**inputs)``."""
+        inputs = {k: v for k, v in batch.items() if k != "labels"}
+        return task_loss(self.task, (forward or model)(**inputs).logits, batch["labels"])
 
     @torch.inference_mode()
     def __call__(self, model: torch.nn.Module, keep_predictions: bool = False) -> EvalResult:
@@ -114,3 +129,21 @@ class Evaluator:
             tokens=self.tokens,
             extra={"predictions": preds, "labels": self.labels} if keep_predictions else {},
         )
+
+
+# Decoding keeps a [batch, length, vocabulary] tensor of logits alive; with a 49k vocabulary and
+# 400-token prompts, more than 16 rows is gigabytes for little speed-up.
+GENERATION_BATCH_CAP = 16
+
+
+def make_evaluator(task: Task, spec, tokenizer, split: Split, batch_size: int = 128, max_length: int | None = None,
+                   device: str | torch.device = "cpu", split_name: str | None = None,
+                   max_target_length: int | None = None):
+    """The evaluator a task needs: ``Evaluator`` (classification, regression) or
+    ``GenerationEvaluator`` (generation tasks; ``spec`` is the model, which decides the prompt)."""
+    if task.is_generation:
+        from .generation import GenerationEvaluator
+
+        return GenerationEvaluator(task, spec, tokenizer, split, min(batch_size, GENERATION_BATCH_CAP), max_length,
+                                   device=device, split_name=split_name, max_target_length=max_target_length)
+    return Evaluator(task, tokenizer, split, batch_size, max_length, device=device, split_name=split_name)

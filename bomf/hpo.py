@@ -29,7 +29,7 @@ from .bo import sobol_points, suggest_single_objective
 from .errors import BomfError, TrainingDivergedError
 from .paths import cache_dir
 from .tasks import SplitLimits, get_task
-from .trajectory import TrainConfig, TrajectoryRequest, train_trajectory
+from .trajectory import TrainConfig, TrajectoryRequest, config_identity, train_trajectory
 
 HPO_VERSION = "1"
 
@@ -149,7 +149,7 @@ def search(task: str, model: str, seed: int, base: TrainConfig, limits: SplitLim
            trials: int, freeze_layers: int = 0, space: SearchSpace = SearchSpace(), n_init: int = 3,
            patience: int | None = 3, grid: list[dict] | None = None, device: str = "auto", trial_fn=run_trial) -> SearchResult:
     """Run (or resume) a search; ``strategy`` is "bo" (GP + qLogEI) or "grid" (the given points)."""
-    identity = {"task": task, "model": model, "seed": seed, "base": asdict(base),
+    identity = {"task": task, "model": model, "seed": seed, "base": config_identity(base),
                 "limits": asdict(limits) if limits else None, "strategy": strategy, "trials": trials,
                 "freeze_layers": freeze_layers, "space": asdict(space), "n_init": n_init, "patience": patience,
                 "grid": grid, "version": HPO_VERSION}

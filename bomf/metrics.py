@@ -17,6 +17,8 @@ import numpy as np
 from scipy import stats
 from sklearn import metrics as skm
 
+from .text_metrics import TEXT_METRICS, example_scores
+
 
 def accuracy(predictions: Sequence, references: Sequence) -> float:
     return float(skm.accuracy_score(references, predictions))
@@ -62,6 +64,14 @@ METRICS: dict[str, Callable[[Sequence, Sequence], float]] = {
 }
 
 
+# Metrics of generated text (QA exact match / F1, ROUGE) live in their own module.
+METRICS.update(TEXT_METRICS)
+
+
 def compute_metrics(names: Sequence[str], predictions: Sequence, references: Sequence) -> dict[str, float]:
     """Every named metric on the same predictions, in the order given."""
-    return {name: METRICS[name](predictions, references) for name in names}
+    text = [n for n in names if n in TEXT_METRICS]
+    # Text metrics come from one per-example pass (ROUGE-1/2/Lsum share one scoring).
+    per_example = example_scores(text, predictions, references) if text else {}
+    return {name: float(np.mean(per_example[name])) if name in per_example and per_example[name] else
+            (0.0 if name in per_example else METRICS[name](predictions, references)) for name in names}

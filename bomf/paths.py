@@ -3,16 +3,23 @@
 The cache lives under the user's cache directory, never in the repository:
 ``$BOMF_CACHE`` if set, else ``$XDG_CACHE_HOME/bomf``, else ``~/.cache/bomf``.
 
+``check_writable`` proves a folder can be written before a sweep computes anything.
+
 Example:
     >>> import os; os.environ["BOMF_CACHE"] = "/tmp/bomf-cache"
     >>> str(cache_dir("data"))
     '/tmp/bomf-cache/data'
+    >>> check_writable(cache_root(), "cache", "BOMF_CACHE") == cache_root()
+    True
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+
+from .errors import BomfError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,3 +44,26 @@ def cache_dir(*parts: str) -> Path:
 
 def results_root() -> Path:
     return Path(os.environ.get("BOMF_RESULTS", REPO_ROOT / "results"))
+
+
+class UnwritableError(BomfError):
+    """A folder bomf must write to cannot be created or written."""
+
+
+def check_writable(folder: str | os.PathLike, what: str, variable: str) -> Path:
+    """Create ``folder`` if needed and write (then delete) a probe file in it.
+
+    A real write rather than ``os.access``: that answers yes for root on a read-only mount and
+    ignores ACLs. Raises ``UnwritableError`` (one line: the folder, the reason, the fix).
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".bomf-write-check-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UnwritableError(f"cannot write the {what} folder {folder} ({reason}); "
+                              f"set {variable} to a writable folder or fix its permissions") from exc
+    return folder

@@ -23,13 +23,13 @@ from pathlib import Path
 from .atomic import read_json, write_json
 from .checkpoint import load_state
 from .device import resolve_device
-from .evaluator import Evaluator
 from .fusion import CheckpointPool, Evaluation, FusionObjective, get_method
 from .models import get_model
+from .models.lora import fused_names, saved_state
 from .paths import cache_dir
 from .provenance import provenance
 from .tasks import get_task
-from .trajectory import Trajectory, TrajectoryRequest, build_model, train_trajectory
+from .trajectory import Trajectory, TrajectoryRequest, build_evaluator, build_model, train_trajectory
 
 # Bump when a change alters what a fusion record contains (part of the cache key).
 FUSION_VERSION = "1"
@@ -104,12 +104,13 @@ def prepare_context(trajectory: TrajectoryRequest, device: str = "auto", progres
     task = get_task(treq.task)
     tokenizer = get_model(treq.model).load_tokenizer()
     splits = task.load_splits(treq.resolved_limits())
-    max_length = treq.config.max_length or task.max_length
     model = build_model(treq).to(device)
-    pool = CheckpointPool(model, traj.load_members(expected=model.state_dict()), swa_file=traj.swa_file)
-    bs = treq.config.eval_batch_size
-    val = Evaluator(task, tokenizer, splits.val, bs, max_length, device=device, split_name="val")
-    test = Evaluator(task, tokenizer, splits.test, bs, max_length, device=device, split_name="test")
+    # LoRA trajectories hold adapter tensors only: the pool fuses those and leaves the base alone.
+    fused = set(fused_names(model))
+    pool = CheckpointPool(model, traj.load_members(expected=saved_state(model)), select=fused.__contains__,
+                          swa_file=traj.swa_file)
+    val = build_evaluator(treq, "val", device, splits=splits, tokenizer=tokenizer)
+    test = build_evaluator(treq, "test", device, splits=splits, tokenizer=tokenizer)
     return FusionContext(traj=traj, task=task, pool=pool, val=val, test=test, device=device)
 
 
@@ -155,7 +156,7 @@ def run_fusion(request: FusionRequest, device: str = "auto", progress: bool = Fa
 
     # The only test evaluation of this cell: the chosen model, once.
     if result.state_source == "swa":
-        pool.load_state(load_state(traj.swa_file, model.state_dict()))
+        pool.load_state(load_state(traj.swa_file, saved_state(model)))
     elif result.state_source is not None:
         raise ValueError(f"method {request.method} returned an unknown state source {result.state_source!r}")
     else:
@@ -182,7 +183,10 @@ def run_fusion(request: FusionRequest, device: str = "auto", progress: bool = Fa
         "state_source": result.state_source,
         "val": {"loss": result.evaluation.loss, "metrics": result.evaluation.metrics},
         "test": {"loss": test_result.loss, "metrics": test_result.metrics, "n": test_result.n,
-                 "predictions": test_result.extra["predictions"], "labels": test_result.extra["labels"]},
+                 "predictions": test_result.extra["predictions"], "labels": test_result.extra["labels"],
+                 # generation tasks: per-example metric values (tables bootstrap over them)
+                 **({"example_scores": test_result.extra["example_scores"]}
+                    if "example_scores" in test_result.extra else {})},
         "costs": {
             "budget": request.resolved_budget() if spec.search else 0,
             "fused_evaluations": objective.n_evaluations,

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import atomic_path
 from .bo import apply_normalisation, hypervolume, normalise_objectives, reference_point
 
 
@@ -54,7 +55,8 @@ def landscape(records: list[dict], path: Path) -> None:
     ax.set_title(f"{r0['task']} / {r0['model']} / seed {r0['seed']}: val {p} vs val loss")
     ax.legend(fontsize=7, loc="best", ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    with atomic_path(path) as tmp:  # a concurrent reader never sees half a PNG
+        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
     plt.close(fig)
 
 
@@ -94,7 +96,8 @@ def search_curves(records: list[dict], path: Path) -> None:
     r0 = records[0]
     fig.suptitle(f"{r0['task']} / {r0['model']}: search progress, mean over seeds")
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    with atomic_path(path) as tmp:  # a concurrent reader never sees half a PNG
+        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
     plt.close(fig)
 
 

@@ -10,7 +10,8 @@ the config the full model is then trained with, plus what choosing it cost.
 - ``grid``: a small grid on the full model (the paper's "grid fine-tune").
 
 Options (suite table ``[stage1_options.<name>]``): ``trials``, ``n_init``, ``freeze_layers``
-(default: half the layers, proxy only), ``trial_epochs`` (default: the suite's epochs),
+(default: half the layers, proxy only), ``proxy_rank`` (LoRA models: the proxy's adapter rank,
+default a quarter of the trajectory's), ``trial_epochs`` (default: the suite's epochs),
 ``patience`` (early stopping, in evaluations), ``lr`` and ``batch_size`` ([low, high]), and for
 ``grid``: ``lrs`` and ``batch_sizes``.
 
@@ -85,30 +86,56 @@ def default(task, model, seed, base, limits):
 def _half_the_layers(model: str) -> int:
     from .models import find_layer_list, get_model
 
-    return len(find_layer_list(get_model(model).build_classifier(2, seed=0))) // 2
+    spec = get_model(model)
+    built = spec.build_generator(seed=0) if spec.is_generator else spec.build_classifier(2, seed=0)
+    return len(find_layer_list(built)) // 2
 
 
-def _bo(task, model, seed, base, limits, *, freeze_layers, trials, n_init, trial_epochs, patience, lr, batch_size):
+def _base_lora_rank(model: str, base: TrainConfig) -> int:
+    from .models import get_model
+
+    spec = get_model(model)
+    if not spec.is_generator:
+        return 0
+    return spec.default_lora_rank if base.lora_rank is None else base.lora_rank
+
+
+def _bo(task, model, seed, base, limits, *, freeze_layers, trials, n_init, trial_epochs, patience, lr, batch_size,
+        proxy_rank=None):
     from .hpo import SearchSpace, search
 
     trial_base = replace(base, epochs=trial_epochs or base.epochs)
+    if proxy_rank is not None:
+        trial_base = replace(trial_base, lora_rank=proxy_rank)
     space = SearchSpace(lr=tuple(lr), batch_size=tuple(batch_size))
     res = search(task, model, seed, trial_base, limits, strategy="bo", trials=trials, freeze_layers=freeze_layers,
                  space=space, n_init=n_init, patience=patience)
-    return _result(base, res, freeze_layers)
+    return _result(base, res, freeze_layers, proxy_rank)
 
 
-def _result(base, res, freeze_layers) -> Stage1Result:
+def _result(base, res, freeze_layers, proxy_rank=None) -> Stage1Result:
     from dataclasses import asdict
 
-    return Stage1Result(config=replace(base, **res.best), costs=res.costs,
-                        info={"chosen": res.best, "freeze_layers": freeze_layers,
-                              "trials": [asdict(t) for t in res.trials]})
+    info = {"chosen": res.best, "freeze_layers": freeze_layers, "trials": [asdict(t) for t in res.trials]}
+    if proxy_rank is not None:
+        info["proxy_lora_rank"] = proxy_rank
+    return Stage1Result(config=replace(base, **res.best), costs=res.costs, info=info)
 
 
-@register_stage1("bomf", "BOMF stage 1: GP-BO over lr and batch size on the proxy (bottom half frozen)")
-def bomf_stage1(task, model, seed, base, limits, *, trials=6, n_init=3, freeze_layers=None, trial_epochs=None,
-                patience=3, lr=(1e-5, 3e-4), batch_size=(8, 64)):
+@register_stage1("bomf", "BOMF stage 1: GP-BO over lr and batch size on the proxy (bottom half frozen, "
+                         "or a smaller LoRA rank for LoRA models)")
+def bomf_stage1(task, model, seed, base, limits, *, trials=6, n_init=3, freeze_layers=None, proxy_rank=None,
+                trial_epochs=None, patience=3, lr=(1e-5, 3e-4), batch_size=(8, 64)):
+    rank = _base_lora_rank(model, base)
+    if rank > 0 and freeze_layers is None:
+        # The paper's proxy for LoRA models: the same model with a smaller adapter rank.
+        pr = max(1, rank // 4) if proxy_rank is None else int(proxy_rank)
+        if pr >= rank:
+            raise BomfError(f"proxy_rank {pr} is not below the trajectory's LoRA rank {rank}; choose a smaller one")
+        return _bo(task, model, seed, base, limits, freeze_layers=0, trials=trials, n_init=n_init,
+                   trial_epochs=trial_epochs, patience=patience, lr=lr, batch_size=batch_size, proxy_rank=pr)
+    if proxy_rank is not None:
+        raise BomfError(f"proxy_rank applies to LoRA models; {model} fine-tunes every weight here: use freeze_layers")
     n = _half_the_layers(model) if freeze_layers is None else freeze_layers
     return _bo(task, model, seed, base, limits, freeze_layers=n, trials=trials, n_init=n_init,
                trial_epochs=trial_epochs, patience=patience, lr=lr, batch_size=batch_size)

@@ -35,7 +35,12 @@ def _counts(pred: np.ndarray, gold: np.ndarray, idx: np.ndarray):
 
 
 def resampled_metric(name: str, pred: np.ndarray, gold: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """The metric on each row of ``idx`` (replicates x examples)."""
+    """The metric on each row of ``idx`` (replicates x examples).
+
+    ``mean``: ``pred`` holds per-example scores (generation metrics) and ``gold`` is ignored.
+    """
+    if name == "mean":
+        return pred[idx].astype(float).mean(1)
     if name == "accuracy":
         return (pred[idx] == gold[idx]).mean(1)
     if name == "f1":

@@ -19,8 +19,7 @@ import os
 from pathlib import Path
 
 from .atomic import write_json
-from .errors import BomfError
-from .paths import results_root
+from .paths import UnwritableError, results_root
 
 
 class ResultStore:
@@ -46,9 +45,9 @@ class ResultStore:
     def write(self, relpath: str, record: dict) -> None:
         try:
             write_json(self.path(relpath), record)
-        except PermissionError as exc:
-            raise BomfError(f"cannot write results under {self.root} ({exc.strerror}); "
-                            "set BOMF_RESULTS to a writable folder") from exc
+        except OSError as exc:  # a write that fails after the folder was checked: disk full, permissions changed
+            raise UnwritableError(f"cannot write results under {self.root} ({exc.strerror or type(exc).__name__}); "
+                                  "set BOMF_RESULTS to a writable folder or free space there") from exc
 
     def records(self, suite: str) -> list[dict]:
         """Every record of a suite, in a fixed order (by path)."""

@@ -183,7 +183,11 @@ def load_suite(name_or_path: str) -> Suite:
             raise _fail(path, "every [[tasks]] entry needs a name and a non-empty models list")
         task = get_task(t["name"])
         for model in t["models"]:
-            get_model(model)
+            spec = get_model(model)
+            if task.is_generation != spec.is_generator:
+                need = "a decoder (e.g. smollm2-135m)" if task.is_generation else "an encoder (e.g. minilm)"
+                raise _fail(path, f"task {t['name']} ({task.kind}) cannot use model {model} ({spec.arch}); "
+                                  f"give it {need}")
         limits = None
         if "limits" in t:
             bad = sorted(set(t["limits"]) - {"train", "val", "test"})

@@ -99,9 +99,16 @@ def task_table(records: list[dict]) -> pd.DataFrame:
             row[f"vs {ref or 'baseline'}"] = "reference" if label == ref else ""
         else:
             pairs = [(r, ref_by_seed[r["seed"]]) for r in sorted(recs, key=lambda r: r["seed"]) if r["seed"] in ref_by_seed]
-            res = paired_bootstrap(primary, [a["test"]["predictions"] for a, _ in pairs],
-                                   [b["test"]["predictions"] for _, b in pairs], [a["test"]["labels"] for a, _ in pairs],
-                                   n_boot=N_BOOT, seed=0)
+            if all("example_scores" in a["test"] and "example_scores" in b["test"] for a, b in pairs):
+                # Generation metrics are means of per-example scores: resample those directly.
+                res = paired_bootstrap("mean", [a["test"]["example_scores"][primary] for a, _ in pairs],
+                                       [b["test"]["example_scores"][primary] for _, b in pairs],
+                                       [[0.0] * len(a["test"]["example_scores"][primary]) for a, _ in pairs],
+                                       n_boot=N_BOOT, seed=0)
+            else:
+                res = paired_bootstrap(primary, [a["test"]["predictions"] for a, _ in pairs],
+                                       [b["test"]["predictions"] for _, b in pairs],
+                                       [a["test"]["labels"] for a, _ in pairs], n_boot=N_BOOT, seed=0)
             verdict = "better" if res["low"] > 0 else "worse" if res["high"] < 0 else "noise"
             row[f"vs {ref}"] = f"{res['diff']:+.4f} [{res['low']:+.4f}, {res['high']:+.4f}] p={res['p']:.3f} {verdict}"
         rows.append(row)

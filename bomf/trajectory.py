@@ -34,8 +34,10 @@ from .checkpoint import load_state, save_state
 from .data import encode_split, length_grouped_batches, collate
 from .device import make_accelerator, peak_memory_mb, reset_peak_memory
 from .errors import BomfError, TrainingDivergedError
-from .evaluator import EvalResult, Evaluator, task_loss
+from .evaluator import EvalResult, make_evaluator, task_loss
+from .generation import collate_lm, encode_generation, lm_loss
 from .models import count_parameters_for_flops, freeze_bottom_layers, get_model
+from .models.lora import apply_lora, load_saved_state, saved_state
 from .paths import cache_dir
 from .tasks import SplitLimits, get_task
 
@@ -51,6 +53,9 @@ class TrainConfig:
     ``num_members`` members are taken evenly from ``start_fraction`` of training to the end;
     the SWA average is updated every ``swa_every`` optimizer steps over the same phase.
     ``freeze_layers > 0`` trains the stage-1 proxy instead of the full model.
+    Generation tasks: ``lora_rank`` None = the model's default (``ModelSpec.default_lora_rank``;
+    0 = fine-tune every weight), ``lora_alpha`` None = 2 x rank; ``max_target_length`` None =
+    the task's bound.
     """
 
     lr: float = 5e-5
@@ -66,6 +71,10 @@ class TrainConfig:
     max_length: int | None = None
     max_steps: int | None = None
     eval_batch_size: int = 128
+    lora_rank: int | None = None
+    lora_alpha: float | None = None
+    lora_dropout: float = 0.0
+    max_target_length: int | None = None
 
     def __post_init__(self) -> None:
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -74,6 +83,21 @@ class TrainConfig:
             raise BomfError("batch_size, epochs and num_members must be at least 1")
         if not 0.0 <= self.start_fraction < 1.0:
             raise BomfError(f"start_fraction must be in [0, 1), got {self.start_fraction}")
+        if self.lora_rank is not None and self.lora_rank < 0:
+            raise BomfError(f"lora_rank must be 0 (no LoRA) or more, got {self.lora_rank}")
+
+
+# Fields added after trajectories were first cached. They enter a trajectory's identity only when
+# set, so the keys (and the committed results that name them) of existing trajectories stay valid.
+_LATER_FIELDS = {"lora_rank": None, "lora_alpha": None, "lora_dropout": 0.0, "max_target_length": None}
+
+
+def config_identity(config: TrainConfig) -> dict:
+    out = asdict(config)
+    for name, default in _LATER_FIELDS.items():
+        if out[name] == default:
+            del out[name]
+    return out
 
 
 @dataclass(frozen=True)
@@ -92,7 +116,7 @@ class TrajectoryRequest:
             "task": self.task,
             "model": self.model,
             "seed": self.seed,
-            "config": asdict(self.config),
+            "config": config_identity(self.config),
             "limits": asdict(self.resolved_limits()),
             "trainer_version": TRAINER_VERSION,
         }
@@ -155,13 +179,45 @@ def load_trajectory(request: TrajectoryRequest) -> Trajectory | None:
     return Trajectory(folder=folder, info=read_json(meta))
 
 
+def lora_rank(request: TrajectoryRequest) -> int:
+    """The LoRA rank a trajectory trains with (0: every weight); encoders never use LoRA here."""
+    spec = get_model(request.model)
+    if not spec.is_generator:
+        return 0
+    rank = request.config.lora_rank
+    return spec.default_lora_rank if rank is None else rank
+
+
 def build_model(request: TrajectoryRequest):
-    """The model a trajectory starts from (pre-trained body, seeded new head, proxy freezing)."""
+    """The model a trajectory starts from: pre-trained body with a seeded new head (classification)
+    or a generator, with LoRA adapters if it uses them, and the proxy's freezing."""
     task = get_task(request.task)
     spec = get_model(request.model)
-    model = spec.build_classifier(task.num_labels, seed=request.seed, label_names=task.label_names)
-    freeze_bottom_layers(model, request.config.freeze_layers)
+    cfg = request.config
+    if task.is_generation:
+        model = spec.build_generator(seed=request.seed)
+        rank = lora_rank(request)
+        if rank:
+            model = apply_lora(model, rank, spec.lora_targets, seed=request.seed, alpha=cfg.lora_alpha,
+                               dropout=cfg.lora_dropout)
+    elif spec.is_generator:
+        raise BomfError(f"model {request.model} is a {spec.arch} generator and task {request.task} is a "
+                        f"{task.kind} task; use an encoder (e.g. minilm) or a generation task")
+    else:
+        model = spec.build_classifier(task.num_labels, seed=request.seed, label_names=task.label_names)
+    freeze_bottom_layers(model, cfg.freeze_layers)
     return model
+
+
+def build_evaluator(request: TrajectoryRequest, split_name: str, device, splits=None, tokenizer=None):
+    """The evaluator of one split of a trajectory's task (classification or generation)."""
+    task = get_task(request.task)
+    spec = get_model(request.model)
+    splits = splits or task.load_splits(request.resolved_limits())
+    cfg = request.config
+    return make_evaluator(task, spec, tokenizer or spec.load_tokenizer(), getattr(splits, split_name),
+                          cfg.eval_batch_size, cfg.max_length or task.max_length, device=device,
+                          split_name=split_name, max_target_length=cfg.max_target_length)
 
 
 def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress: bool = False,
@@ -182,13 +238,16 @@ def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress:
     splits = task.load_splits(request.resolved_limits())
     tokenizer = spec.load_tokenizer()
     max_length = cfg.max_length or task.max_length
-    train_enc = encode_split(tokenizer, splits.train, max_length)
+    if task.is_generation:
+        train_enc = encode_generation(task, spec, tokenizer, splits.train, max_length, cfg.max_target_length)
+    else:
+        train_enc = encode_split(tokenizer, splits.train, max_length)
 
     accelerator = make_accelerator(device)
     dev = accelerator.device
     model = build_model(request)
     params = count_parameters_for_flops(model)
-    val_eval = Evaluator(task, tokenizer, splits.val, cfg.eval_batch_size, max_length, device=dev)
+    val_eval = build_evaluator(request, "val", dev, splits=splits, tokenizer=tokenizer)
 
     steps_per_epoch = math.ceil(len(train_enc) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
@@ -231,11 +290,18 @@ def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress:
                 if step >= total_steps or stopped_early:
                     break
                 t0 = time.perf_counter()
-                batch = {k: v.to(dev) for k, v in collate(train_enc, idx, label_dtype=label_dtype).items()}
-                labels = batch.pop("labels")
-                with accelerator.autocast():
-                    logits = model(**batch).logits
-                loss = task_loss(task, logits, labels)
+                if task.is_generation:
+                    batch = {k: v.to(dev) for k, v in collate_lm(train_enc, idx).items()}
+                    with accelerator.autocast():
+                        loss = lm_loss(model, batch)
+                    n_tokens = batch["input_ids"].numel() + (batch["labels"].numel() if spec.arch == "seq2seq" else 0)
+                else:
+                    batch = {k: v.to(dev) for k, v in collate(train_enc, idx, label_dtype=label_dtype).items()}
+                    labels = batch.pop("labels")
+                    with accelerator.autocast():
+                        logits = model(**batch).logits
+                    loss = task_loss(task, logits, labels)
+                    n_tokens = batch["input_ids"].numel()
                 if not torch.isfinite(loss):
                     raise TrainingDivergedError(
                         f"training {request.task}/{request.model} diverged (loss {loss.item()}) at step {step + 1} "
@@ -249,7 +315,7 @@ def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress:
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
                 examples += len(idx)
-                tokens += batch["input_ids"].numel()
+                tokens += n_tokens
                 if swa is not None and step >= swa_start and (step - swa_start) % cfg.swa_every == 0:
                     swa.update_parameters(accelerator.unwrap_model(model))
                 train_seconds += time.perf_counter() - t0
@@ -260,7 +326,7 @@ def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress:
                     entry = {"index": len(members), "step": step, "epoch": epoch, "val": res.to_dict()}
                     if work is not None:
                         entry["file"] = f"member_{len(members):02d}.safetensors"
-                        save_state(work / entry["file"], accelerator.unwrap_model(model).state_dict(), {"step": str(step)})
+                        save_state(work / entry["file"], saved_state(accelerator.unwrap_model(model)), {"step": str(step)})
                     members.append(entry)
                     bar.set_postfix(loss=f"{res.loss:.3f}", **{task.primary_metric: f"{res.metrics[task.primary_metric]:.3f}"})
                     score = res.metrics[task.primary_metric]
@@ -282,6 +348,7 @@ def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress:
         "members": members,
         "split_sizes": splits.sizes(),
         "params": params,
+        "lora_rank": lora_rank(request),
         "costs": {
             "optimizer_steps": step,
             "examples": examples,
@@ -301,7 +368,7 @@ def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress:
     res = val_eval(swa_model)
     info["swa"] = {"file": "swa.safetensors", "n_averaged": int(swa.n_averaged.item()), "start_step": swa_start,
                    "every": cfg.swa_every, "val": res.to_dict()}
-    save_state(work / "swa.safetensors", swa_model.state_dict(), {"n_averaged": str(int(swa.n_averaged.item()))})
+    save_state(work / "swa.safetensors", saved_state(swa_model), {"n_averaged": str(int(swa.n_averaged.item()))})
     write_json(work / "trajectory.json", info)
     try:
         os.rename(work, final)
@@ -346,19 +413,14 @@ def evaluate_trajectory(traj: Trajectory, split_name: str = "test", device: str 
     if cache.exists():
         return read_json(cache)
     request = traj.request()
-    task = get_task(request.task)
-    spec = get_model(request.model)
-    splits = task.load_splits(request.resolved_limits())
-    split = getattr(splits, split_name)
     model = build_model(request).to(device)
-    evaluator = Evaluator(task, spec.load_tokenizer(), split, request.config.eval_batch_size,
-                          request.config.max_length or task.max_length, device=device)
-    expected = model.state_dict()
+    evaluator = build_evaluator(request, split_name, device)
+    expected = saved_state(model)
     out = {"members": [], "swa": None}
     for path in traj.member_files:
-        model.load_state_dict(load_state(path, expected))
+        load_saved_state(model, load_state(path, expected))
         out["members"].append(evaluator(model).to_dict())
-    model.load_state_dict(load_state(traj.swa_file, expected))
+    load_saved_state(model, load_state(traj.swa_file, expected))
     out["swa"] = evaluator(model).to_dict()
     write_json(cache, out)
     return out
@@ -370,5 +432,5 @@ def with_config(request: TrajectoryRequest, **changes) -> TrajectoryRequest:
 
 __all__ = [
     "TRAINER_VERSION", "TrainConfig", "TrajectoryRequest", "Trajectory", "member_steps", "train_trajectory",
-    "load_trajectory", "evaluate_trajectory", "build_model", "EvalResult",
+    "load_trajectory", "evaluate_trajectory", "build_model", "build_evaluator", "lora_rank", "EvalResult",
 ]

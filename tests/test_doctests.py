@@ -8,7 +8,9 @@ import pytest
 MODULES = ["bomf.metrics", "bomf.registry", "bomf.atomic", "bomf.data", "bomf.errors", "bomf.fusion.pool",
            "bomf.fusion.objective", "bomf.fusion.search", "bomf.fusion.methods", "bomf.bo.pareto", "bomf.stats",
            "bomf.tables", "bomf.store", "bomf.executors", "bomf.hpo", "bomf.alignment", "bomf.checkpoint",
-           "bomf.trajectory", "bomf.stage1", "bomf.tasks.base", "bomf.device", "bomf.hub", "bomf.tasks.glue"]
+           "bomf.trajectory", "bomf.stage1", "bomf.tasks.base", "bomf.device", "bomf.hub", "bomf.tasks.glue",
+           "bomf.text_metrics", "bomf.generation", "bomf.models.lora", "bomf.models.decoders",
+           "bomf.tasks.aclsum_generation", "bomf.tasks.hub_generation", "bomf.tasks.local_files", "bomf.claims"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -50,6 +50,8 @@ def test_a_good_suite_expands_to_cells(tmp_path):
     (("limits = { train = 64 }", "limits = { dev = 64 }"), "unknown split 'dev'"),
     (("[train]", "[train"), "not valid TOML"),
     (('"uniform_soup", "bomf_p"', '"uniform_soup", "uniform_soup"'), "twice"),
+    (('models = ["tiny-bert"]', 'models = ["tiny-llama"]'), "cannot use model tiny-llama"),
+    (('name = "rt-polarity"', 'name = "aclsum-summ"'), "give it a decoder"),
 ])
 def test_malformed_or_contradictory_suites_are_rejected(tmp_path, change, message):
     with pytest.raises(BomfError, match=message) as err:
@@ -58,9 +60,10 @@ def test_malformed_or_contradictory_suites_are_rejected(tmp_path, change, messag
 
 
 def test_shipped_suites_validate():
-    for name in ("smoke", "offline", "paper"):
+    for name in ("smoke", "offline", "paper", "stage1", "generation"):
         suite = load_suite(name)
         assert suite.cells()
-    assert len(load_suite("paper").cells()) == 4 * 3 * 12
+    # 4 GLUE tasks + SQuAD v2 (T5-base) + SAMSum (Qwen2.5-0.5B, LoRA), 3 seeds, 12 methods/variants
+    assert len(load_suite("paper").cells()) == 6 * 3 * 12
     with pytest.raises(BomfError, match="unknown suite 'nope'"):
         load_suite("nope")

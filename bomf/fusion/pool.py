@@ -33,7 +33,14 @@ class CheckpointPool:
             raise BomfError("a checkpoint pool needs at least one member")
         self.model = model
         live = model.state_dict()
-        names = [n for n, t in live.items() if t.is_floating_point() and (select is None or select(n))]
+        # Tied tensors (T5's shared/encoder/decoder embeddings, a tied LM head) appear under several
+        # names with one storage: fuse each storage once, or it would receive the sum K times over.
+        seen: set[int] = set()
+        names = []
+        for n, t in live.items():
+            if t.is_floating_point() and (select is None or select(n)) and t.data_ptr() not in seen:
+                seen.add(t.data_ptr())
+                names.append(n)
         if not names:
             raise BomfError("no tensor of the model is selected for fusion; check the pool's select rule")
         device = next(model.parameters()).device

@@ -19,7 +19,7 @@ from typing import Callable, Literal
 
 import torch
 
-from ..errors import OfflineError
+from ..errors import BomfError, OfflineError
 from ..registry import Registry
 
 
@@ -37,6 +37,10 @@ class ModelSpec:
 
     ``locate`` returns a local folder or a Hub id; for ``random`` models ``config`` holds the
     architecture and ``tokenizer_from`` names the model whose tokenizer it borrows.
+    ``arch`` says what the model is: an ``encoder`` (classification heads), a ``causal`` decoder
+    or a ``seq2seq`` encoder-decoder (generation tasks). ``chat_template``: prompts go through
+    the tokenizer's chat template (instruct models). ``default_lora_rank`` > 0: fine-tune LoRA
+    adapters on ``lora_targets`` instead of every weight unless the training config says otherwise.
     """
 
     name: str
@@ -47,6 +51,14 @@ class ModelSpec:
     tokenizer_from: str | None = None
     # Approximate parameter count, for listings before anything is loaded.
     params: str = ""
+    arch: Literal["encoder", "causal", "seq2seq"] = "encoder"
+    chat_template: bool = False
+    lora_targets: tuple[str, ...] = ()
+    default_lora_rank: int = 0
+
+    @property
+    def is_generator(self) -> bool:
+        return self.arch in ("causal", "seq2seq")
 
     def _path(self) -> str:
         if self.source == "hub":
@@ -79,10 +91,27 @@ class ModelSpec:
             extra = {"id2label": dict(enumerate(label_names)), "label2id": {n: i for i, n in enumerate(label_names)}}
         # The head is freshly initialised: seed right before so the same seed gives the same model.
         torch.manual_seed(seed)
+        if self.is_generator:
+            raise BomfError(f"model {self.name} is a {self.arch} generator; use it with a generation task "
+                            "(e.g. aclsum-summ, aclsum-qa) or pick an encoder for classification")
         if self.source == "random":
             cfg = AutoConfig.for_model(**self.config, num_labels=num_labels, **extra)
             return AutoModelForSequenceClassification.from_config(cfg)
         return AutoModelForSequenceClassification.from_pretrained(self._path(), num_labels=num_labels, **extra)
+
+    def build_generator(self, seed: int) -> torch.nn.Module:
+        """A causal or seq2seq LM in float32 (random models: initialised from ``seed``)."""
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+        if not self.is_generator:
+            raise BomfError(f"model {self.name} is an encoder; generation tasks need a decoder "
+                            "(e.g. smollm2-135m, tiny-llama, tiny-t5)")
+        quiet_transformers()
+        auto = AutoModelForCausalLM if self.arch == "causal" else AutoModelForSeq2SeqLM
+        torch.manual_seed(seed)
+        if self.source == "random":
+            return auto.from_config(AutoConfig.for_model(**self.config))
+        return auto.from_pretrained(self._path(), dtype=torch.float32)
 
 
 MODELS: Registry[ModelSpec] = Registry("model", packages=("bomf.models",))

@@ -18,12 +18,16 @@ from typing import Callable, Literal, Sequence
 from ..errors import BomfError
 from ..registry import Registry
 
-TaskKind = Literal["classification", "regression"]
+TaskKind = Literal["classification", "regression", "generation"]
 
 
 @dataclass(frozen=True)
 class Split:
-    """One split: single texts (``text_b is None``) or text pairs, with labels."""
+    """One split: single texts (``text_b is None``) or text pairs, with labels.
+
+    For generation tasks ``text_a`` is the source (the prompt's content) and a label is the
+    reference: a string (summarization) or a list of gold answers, empty if unanswerable (QA).
+    """
 
     text_a: Sequence[str]
     text_b: Sequence[str] | None
@@ -83,6 +87,10 @@ class Task:
 
     ``load()`` returns the full train/val/test splits; it is deterministic (fixed split seed).
     ``metrics`` lists every reported metric; ``primary_metric`` is the one methods select on.
+
+    Generation tasks also say how a label becomes the training target (``target_of``), how a
+    source becomes the model's instruction (``prompt_of``), what the model says for "no answer"
+    (``no_answer``, mapped to "" before scoring) and the target / decoding length bounds.
     """
 
     name: str
@@ -96,10 +104,36 @@ class Task:
     max_length: int = 128
     label_names: tuple[str, ...] = ()
     default_limits: SplitLimits = field(default_factory=SplitLimits)
+    target_of: Callable[[object], str] | None = None
+    prompt_of: Callable[[str], str] | None = None
+    no_answer: str | None = None
+    max_target_length: int = 64
+    max_new_tokens: int = 64
 
     def __post_init__(self) -> None:
         if self.primary_metric not in self.metrics:
             raise BomfError(f"task {self.name}: primary metric {self.primary_metric} is not in {self.metrics}")
+        if self.kind == "generation" and self.target_of is None:
+            raise BomfError(f"task {self.name}: a generation task needs target_of (label -> training target)")
+
+    @property
+    def is_generation(self) -> bool:
+        return self.kind == "generation"
+
+    def target(self, label) -> str:
+        """The training target of a label (generation tasks)."""
+        assert self.target_of is not None
+        return self.target_of(label)
+
+    def prompt(self, source: str) -> str:
+        return self.prompt_of(source) if self.prompt_of is not None else source
+
+    def clean_prediction(self, text: str) -> str:
+        """A decoded prediction as it is scored: stripped, the no-answer string mapped to ""."""
+        text = text.strip()
+        if self.no_answer is not None and text.lower().rstrip(".") == self.no_answer.lower():
+            return ""
+        return text
 
     def load_splits(self, limits: SplitLimits | None = None) -> Splits:
         """The splits, capped by ``limits`` (or the task's defaults), checked for sanity."""

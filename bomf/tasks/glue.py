@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,6 +30,7 @@ from pathlib import Path
 from ..errors import BomfError
 from ..hub import require_hub
 from .base import Split, Splits, Task, TaskKind, carve_val, register_task
+from .local_files import read_jsonl_splits
 
 VAL_FRACTION, VAL_CAP, VAL_SEED = 0.1, 2000, 1234
 HUB_DATASET = "nyu-mll/glue"  # the current Hub id; the legacy name "glue" only redirects here
@@ -75,15 +75,7 @@ def load_glue(config_name: str, data_dir: str | None = None) -> dict[str, list[d
 @lru_cache(maxsize=4)
 def _load_cached(config_name: str, folder: str | None) -> dict[str, list[dict]]:
     if folder is not None:
-        root = Path(folder) / config_name
-        files = sorted(root.glob("*.jsonl"))
-        if not files:
-            raise BomfError(f"no GLUE files {root}/<split>.jsonl; fix ${LOCAL_DIR_ENV} or unset it to use the Hub")
-        out = {}
-        for path in files:
-            with open(path, encoding="utf-8") as fh:
-                out[path.stem] = [json.loads(line) for line in fh if line.strip()]
-        return out
+        return read_jsonl_splits(Path(folder) / config_name, LOCAL_DIR_ENV)
     require_hub(f"glue/{config_name}")  # fail in ~2 s with one line rather than retry for long
     import datasets  # heavy; only the Hub path needs it
 
