@@ -15,6 +15,7 @@ from torch.func import functional_call
 
 from bomf.errors import BomfError
 from bomf.fusion import FusionResult, register_method
+from bomf.fusion.pool import tensor_key
 
 
 @register_method("learned_soup", search=False)
@@ -31,8 +32,8 @@ def learned_soup(objective, pool, budget, seed, *, epochs=3, lr=0.05):
     # Tensors that are not fused (integer buffers) are taken from the live model as they are.
     fused_names = set(pool.names)
     # Names tied to a fused tensor (shared embeddings) follow it through functional_call's tying.
-    fused_ptrs = {t.data_ptr() for n, t in model.state_dict().items() if n in fused_names}
-    fixed = {n: t for n, t in model.state_dict().items() if n not in fused_names and t.data_ptr() not in fused_ptrs}
+    fused_keys = {tensor_key(t) for n, t in model.state_dict().items() if n in fused_names}
+    fixed = {n: t for n, t in model.state_dict().items() if n not in fused_names and tensor_key(t) not in fused_keys}
     logits = torch.zeros(k, requires_grad=True, device=members[0][0].device)
     optimizer = torch.optim.Adam([logits], lr=lr)
     order = list(range(len(evaluator.batches)))

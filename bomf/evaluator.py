@@ -56,13 +56,21 @@ def predictions_from_logits(task: Task, logits: torch.Tensor) -> list:
 
 
 class SplitEvaluator:
-    """What every evaluator shares: its split's references and its padded batches.
+    """What every evaluator shares: its split's references, its padded batches, its precision.
 
-    Subclasses set ``labels`` and ``_batches`` and implement ``batch_loss`` and ``__call__``.
+    Subclasses set ``labels``, ``_batches`` and ``device`` and implement ``batch_loss`` and
+    ``__call__``. ``mixed_precision="bf16"`` on CUDA evaluates under bf16 autocast, as training
+    evaluated the members, so members and fused models are scored at one precision.
     """
 
     labels: list
     _batches: list[dict[str, torch.Tensor]]
+    device: torch.device
+    mixed_precision: str | None = None
+
+    def precision(self):
+        enabled = self.mixed_precision == "bf16" and self.device.type == "cuda"
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -81,8 +89,10 @@ class Evaluator(SplitEvaluator):
     """
 
     def __init__(self, task: Task, tokenizer, split: Split | EncodedSplit, batch_size: int = 128,
-                 max_length: int | None = None, device: str | torch.device = "cpu", split_name: str | None = None):
+                 max_length: int | None = None, device: str | torch.device = "cpu", split_name: str | None = None,
+                 mixed_precision: str | None = None):
         self.task = task
+        self.mixed_precision = mixed_precision
         # Which split this is ("val", "test"): the fusion objective accepts only "val".
         self.split_name = split_name
         self.device = torch.device(device)
@@ -112,7 +122,8 @@ class Evaluator(SplitEvaluator):
         preds_sorted: list = []
         for batch in self._batches:
             inputs = {k: v for k, v in batch.items() if k != "labels"}
-            logits = model(**inputs).logits
+            with self.precision():
+                logits = model(**inputs).logits
             loss_sum += float(task_loss(self.task, logits, batch["labels"], reduction="sum"))
             preds_sorted.extend(predictions_from_logits(self.task, logits))
         if was_training:
@@ -138,12 +149,14 @@ GENERATION_BATCH_CAP = 16
 
 def make_evaluator(task: Task, spec, tokenizer, split: Split, batch_size: int = 128, max_length: int | None = None,
                    device: str | torch.device = "cpu", split_name: str | None = None,
-                   max_target_length: int | None = None):
+                   max_target_length: int | None = None, mixed_precision: str | None = None):
     """The evaluator a task needs: ``Evaluator`` (classification, regression) or
     ``GenerationEvaluator`` (generation tasks; ``spec`` is the model, which decides the prompt)."""
     if task.is_generation:
         from .generation import GenerationEvaluator
 
         return GenerationEvaluator(task, spec, tokenizer, split, min(batch_size, GENERATION_BATCH_CAP), max_length,
-                                   device=device, split_name=split_name, max_target_length=max_target_length)
-    return Evaluator(task, tokenizer, split, batch_size, max_length, device=device, split_name=split_name)
+                                   device=device, split_name=split_name, max_target_length=max_target_length,
+                                   mixed_precision=mixed_precision)
+    return Evaluator(task, tokenizer, split, batch_size, max_length, device=device, split_name=split_name,
+                     mixed_precision=mixed_precision)

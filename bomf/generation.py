@@ -162,9 +162,13 @@ def lm_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], reduction: s
 def greedy_decode(model: torch.nn.Module, batch: dict[str, torch.Tensor], max_new_tokens: int, pad_id: int,
                   eos_id: int) -> list[list[int]]:
     """Greedy continuation of each prompt, cut after the first eos (which is dropped)."""
-    out = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                         max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                         pad_token_id=pad_id, eos_token_id=eos_id)
+    from transformers import GenerationConfig
+
+    # An explicit config: generate() would otherwise merge the model's own defaults (Qwen's
+    # instruct models ship a repetition penalty and sampling settings), and this must be greedy.
+    config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, repetition_penalty=1.0,
+                              pad_token_id=pad_id, eos_token_id=eos_id)
+    out = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], generation_config=config)
     if not _base(model).config.is_encoder_decoder:
         out = out[:, batch["input_ids"].shape[1]:]
     seqs = []
@@ -185,8 +189,10 @@ class GenerationEvaluator(SplitEvaluator):
 
     def __init__(self, task: Task, spec, tokenizer, split: Split, batch_size: int = 8, max_length: int | None = None,
                  device: str | torch.device = "cpu", split_name: str | None = None,
-                 max_target_length: int | None = None, max_new_tokens: int | None = None):
+                 max_target_length: int | None = None, max_new_tokens: int | None = None,
+                 mixed_precision: str | None = None):
         self.task, self.spec, self.tokenizer = task, spec, tokenizer
+        self.mixed_precision = mixed_precision
         self.split_name = split_name
         self.device = torch.device(device)
         self.encoded = enc = encode_generation(task, spec, tokenizer, split, max_length or task.max_length,
@@ -210,7 +216,9 @@ class GenerationEvaluator(SplitEvaluator):
         """Decoded predictions in split order, cleaned as they are scored."""
         texts: list[str] = []
         for batch in self._prompt_batches:
-            for ids in greedy_decode(model, batch, self.max_new_tokens, self.encoded.pad_id, self.encoded.eos_id):
+            with self.precision():
+                seqs = greedy_decode(model, batch, self.max_new_tokens, self.encoded.pad_id, self.encoded.eos_id)
+            for ids in seqs:
                 texts.append(self.task.clean_prediction(self.tokenizer.decode(ids, skip_special_tokens=True)))
         preds = [""] * len(texts)
         for pos, i in enumerate(self._order):
@@ -224,7 +232,8 @@ class GenerationEvaluator(SplitEvaluator):
         model.eval()
         loss_sum, count = 0.0, 0
         for batch in self._batches:
-            s, c = lm_loss(model, batch, reduction="sum")
+            with self.precision():
+                s, c = lm_loss(model, batch, reduction="sum")
             loss_sum += float(s)
             count += c
         preds = self.generate(model)

@@ -109,8 +109,9 @@ def prepare_context(trajectory: TrajectoryRequest, device: str = "auto", progres
     fused = set(fused_names(model))
     pool = CheckpointPool(model, traj.load_members(expected=saved_state(model)), select=fused.__contains__,
                           swa_file=traj.swa_file)
-    val = build_evaluator(treq, "val", device, splits=splits, tokenizer=tokenizer)
-    test = build_evaluator(treq, "test", device, splits=splits, tokenizer=tokenizer)
+    precision = traj.info["costs"].get("mixed_precision")  # members were scored at it during training
+    val = build_evaluator(treq, "val", device, splits=splits, tokenizer=tokenizer, mixed_precision=precision)
+    test = build_evaluator(treq, "test", device, splits=splits, tokenizer=tokenizer, mixed_precision=precision)
     return FusionContext(traj=traj, task=task, pool=pool, val=val, test=test, device=device)
 
 

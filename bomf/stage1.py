@@ -106,7 +106,10 @@ def _bo(task, model, seed, base, limits, *, freeze_layers, trials, n_init, trial
 
     trial_base = replace(base, epochs=trial_epochs or base.epochs)
     if proxy_rank is not None:
-        trial_base = replace(trial_base, lora_rank=proxy_rank)
+        rank = _base_lora_rank(model, base)
+        # LoRA scales updates by alpha / rank: keep that ratio so the proxy's best lr transfers.
+        alpha = None if base.lora_alpha is None else base.lora_alpha * proxy_rank / rank
+        trial_base = replace(trial_base, lora_rank=proxy_rank, lora_alpha=alpha)
     space = SearchSpace(lr=tuple(lr), batch_size=tuple(batch_size))
     res = search(task, model, seed, trial_base, limits, strategy="bo", trials=trials, freeze_layers=freeze_layers,
                  space=space, n_init=n_init, patience=patience)

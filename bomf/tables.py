@@ -99,22 +99,63 @@ def task_table(records: list[dict]) -> pd.DataFrame:
             row[f"vs {ref or 'baseline'}"] = "reference" if label == ref else ""
         else:
             pairs = [(r, ref_by_seed[r["seed"]]) for r in sorted(recs, key=lambda r: r["seed"]) if r["seed"] in ref_by_seed]
-            if all("example_scores" in a["test"] and "example_scores" in b["test"] for a, b in pairs):
-                # Generation metrics are means of per-example scores: resample those directly.
-                res = paired_bootstrap("mean", [a["test"]["example_scores"][primary] for a, _ in pairs],
-                                       [b["test"]["example_scores"][primary] for _, b in pairs],
-                                       [[0.0] * len(a["test"]["example_scores"][primary]) for a, _ in pairs],
-                                       n_boot=N_BOOT, seed=0)
-            else:
-                res = paired_bootstrap(primary, [a["test"]["predictions"] for a, _ in pairs],
-                                       [b["test"]["predictions"] for _, b in pairs],
-                                       [a["test"]["labels"] for a, _ in pairs], n_boot=N_BOOT, seed=0)
-            verdict = "better" if res["low"] > 0 else "worse" if res["high"] < 0 else "noise"
-            row[f"vs {ref}"] = f"{res['diff']:+.4f} [{res['low']:+.4f}, {res['high']:+.4f}] p={res['p']:.3f} {verdict}"
+            row[f"vs {ref}"] = compare(primary, pairs)
         rows.append(row)
     out = pd.DataFrame(rows)
     order = out[f"test {primary}"].str.split(" ").str[0].astype(float)
     return out.assign(_o=-order).sort_values(["_o", "method"]).drop(columns="_o").reset_index(drop=True)
+
+
+def compare(primary: str, pairs: list[tuple[dict, dict]]) -> str:
+    """Paired bootstrap of A - B over test examples (all seeds) as one cell: diff [95%] p verdict."""
+    if all("example_scores" in a["test"] and "example_scores" in b["test"] for a, b in pairs):
+        # Generation metrics are means of per-example scores: resample those directly.
+        res = paired_bootstrap("mean", [a["test"]["example_scores"][primary] for a, _ in pairs],
+                               [b["test"]["example_scores"][primary] for _, b in pairs],
+                               [[0.0] * len(a["test"]["example_scores"][primary]) for a, _ in pairs],
+                               n_boot=N_BOOT, seed=0)
+    else:
+        res = paired_bootstrap(primary, [a["test"]["predictions"] for a, _ in pairs],
+                               [b["test"]["predictions"] for _, b in pairs],
+                               [a["test"]["labels"] for a, _ in pairs], n_boot=N_BOOT, seed=0)
+    verdict = "better" if res["low"] > 0 else "worse" if res["high"] < 0 else "noise"
+    return f"{res['diff']:+.4f} [{res['low']:+.4f}, {res['high']:+.4f}] p={res['p']:.3f} {verdict}"
+
+
+def stage1_table(records: list[dict]) -> pd.DataFrame:
+    """Stage-1 strategies side by side for one (task, model, method): the search's cost (trials,
+    optimizer steps, seconds, FLOPs, FLOPs relative to ``hpbo_full``), the hyperparameters it
+    chose per seed, the resulting test metric, and a paired bootstrap against ``hpbo_full``
+    (else ``default``) over the same test examples."""
+    primary = records[0]["primary_metric"]
+    by_strategy = defaultdict(list)
+    for r in records:
+        by_strategy[r.get("stage1", {}).get("strategy", "default")].append(r)
+    ref = "hpbo_full" if "hpbo_full" in by_strategy else "default" if "default" in by_strategy else None
+    ref_flops = np.mean([r["stage1"]["costs"].get("flops_estimate", 0) for r in by_strategy.get(ref, [])] or [0])
+    ref_by_seed = {r["seed"]: r for r in by_strategy.get(ref, [])}
+    rows = []
+    for strategy, recs in sorted(by_strategy.items()):
+        recs = sorted(recs, key=lambda r: r["seed"])
+        costs = [r.get("stage1", {}).get("costs", {}) for r in recs]
+        flops = np.mean([c.get("flops_estimate", 0) for c in costs])
+        chosen = [r.get("stage1", {}).get("info", {}).get("chosen") for r in recs]
+        row = {"stage 1": strategy, "seeds": len(recs),
+               f"test {primary}": fmt_pm([r["test"]["metrics"][primary] for r in recs]),
+               "test loss": fmt_pm([r["test"]["loss"] for r in recs]),
+               "trials": f"{np.mean([c.get('trials', 0) for c in costs]):.1f}",
+               "steps": f"{np.mean([c.get('optimizer_steps', 0) for c in costs]):.0f}",
+               "search s": f"{np.mean([c.get('seconds', 0.0) for c in costs]):.0f}",
+               "search TFLOPs": f"{flops / 1e12:.2f}",
+               f"FLOPs / {ref}": f"{flops / ref_flops:.2f}" if ref_flops > 0 else "",
+               "chosen lr, batch": "; ".join(f"{c['lr']:.1e}, {c['batch_size']}" if c else "suite's" for c in chosen)}
+        if strategy == ref:
+            row[f"vs {ref}"] = "reference"
+        else:
+            pairs = [(r, ref_by_seed[r["seed"]]) for r in recs if r["seed"] in ref_by_seed]
+            row[f"vs {ref}"] = compare(primary, pairs) if pairs else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def summary_table(records: list[dict]) -> pd.DataFrame:
@@ -143,6 +184,13 @@ def write_tables(records: list[dict], out_dir: str | Path, title: str = "") -> l
                              "95% interval, p, and the verdict (`noise` when the interval contains 0).\n"]
     tables = [(f"{t}__{m}__{s}", f"{t} / {m} / stage 1: {s}", task_table(recs))
               for (t, m, s), recs in _group_tables(records).items()]
+    by_method = defaultdict(list)
+    for r in records:
+        by_method[(r["task"], r["model"], r.get("label", r["method"]))].append(r)
+    for (t, m, label), recs in sorted(by_method.items()):
+        if len({r.get("stage1", {}).get("strategy", "default") for r in recs}) > 1:
+            tables.append((f"stage1__{t}__{m}__{label}", f"{t} / {m} / {label}: stage-1 strategies compared",
+                           stage1_table(recs)))
     tables.append(("summary", "summary across tables", summary_table(records)))
     for stem, heading, df in tables:
         md = tabulate(df, headers="keys", tablefmt="github", showindex=False, disable_numparse=True)

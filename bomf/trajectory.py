@@ -85,6 +85,8 @@ class TrainConfig:
             raise BomfError(f"start_fraction must be in [0, 1), got {self.start_fraction}")
         if self.lora_rank is not None and self.lora_rank < 0:
             raise BomfError(f"lora_rank must be 0 (no LoRA) or more, got {self.lora_rank}")
+        if self.lora_alpha is not None:  # 16 and 16.0 must give one cache key
+            object.__setattr__(self, "lora_alpha", float(self.lora_alpha))
 
 
 # Fields added after trajectories were first cached. They enter a trajectory's identity only when
@@ -209,15 +211,18 @@ def build_model(request: TrajectoryRequest):
     return model
 
 
-def build_evaluator(request: TrajectoryRequest, split_name: str, device, splits=None, tokenizer=None):
-    """The evaluator of one split of a trajectory's task (classification or generation)."""
+def build_evaluator(request: TrajectoryRequest, split_name: str, device, splits=None, tokenizer=None,
+                    mixed_precision: str | None = None):
+    """The evaluator of one split of a trajectory's task (classification or generation);
+    ``mixed_precision`` is the trajectory's ("bf16" on GPUs), so fused models are scored as members were."""
     task = get_task(request.task)
     spec = get_model(request.model)
     splits = splits or task.load_splits(request.resolved_limits())
     cfg = request.config
     return make_evaluator(task, spec, tokenizer or spec.load_tokenizer(), getattr(splits, split_name),
                           cfg.eval_batch_size, cfg.max_length or task.max_length, device=device,
-                          split_name=split_name, max_target_length=cfg.max_target_length)
+                          split_name=split_name, max_target_length=cfg.max_target_length,
+                          mixed_precision=mixed_precision)
 
 
 def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress: bool = False,
@@ -247,7 +252,8 @@ def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress:
     dev = accelerator.device
     model = build_model(request)
     params = count_parameters_for_flops(model)
-    val_eval = build_evaluator(request, "val", dev, splits=splits, tokenizer=tokenizer)
+    val_eval = build_evaluator(request, "val", dev, splits=splits, tokenizer=tokenizer,
+                               mixed_precision=accelerator.mixed_precision)
 
     steps_per_epoch = math.ceil(len(train_enc) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
@@ -414,7 +420,7 @@ def evaluate_trajectory(traj: Trajectory, split_name: str = "test", device: str 
         return read_json(cache)
     request = traj.request()
     model = build_model(request).to(device)
-    evaluator = build_evaluator(request, split_name, device)
+    evaluator = build_evaluator(request, split_name, device, mixed_precision=traj.info["costs"].get("mixed_precision"))
     expected = saved_state(model)
     out = {"members": [], "swa": None}
     for path in traj.member_files:

@@ -70,6 +70,23 @@ def test_split_loss_is_the_token_weighted_mean_of_per_example_losses(model_name)
 
 
 @pytest.mark.parametrize("model_name", ["tiny-llama", "tiny-t5"])
+@pytest.mark.parametrize("lora", [False, True])
+def test_lm_loss_equals_the_libraries_own_loss(model_name, lora):
+    # Guards the label shift (causal) and the decoder inputs built from labels (seq2seq), also
+    # under the peft wrapper.
+    spec = get_model(model_name)
+    model = spec.build_generator(seed=0).eval()
+    if lora:
+        model = apply_lora(model, rank=2, targets=spec.lora_targets or ("q_proj",), seed=0)
+    enc = encode_generation(SUMM, spec, spec.load_tokenizer(), Split(SOURCES, None, REFS), 64)
+    batch = collate_lm(enc, [0, 1, 2, 3])
+    with torch.no_grad():
+        ours = lm_loss(model, batch)
+        theirs = model(**batch).loss
+    assert float(ours) == pytest.approx(float(theirs), rel=1e-5)
+
+
+@pytest.mark.parametrize("model_name", ["tiny-llama", "tiny-t5"])
 def test_batched_greedy_decoding_equals_one_by_one(model_name):
     spec = get_model(model_name)
     tok = spec.load_tokenizer()
@@ -79,6 +96,11 @@ def test_batched_greedy_decoding_equals_one_by_one(model_name):
     batched = GenerationEvaluator(SUMM, spec, tok, split, batch_size=5, max_new_tokens=8).generate(model)
     assert batched == one
     assert any(p for p in one)  # it really generated something to compare
+    # and every prediction belongs to its own example (batches are length-sorted internally)
+    alone = [GenerationEvaluator(SUMM, spec, tok, split.select([i]), batch_size=1, max_new_tokens=8).generate(model)[0]
+             for i in range(len(SOURCES))]
+    assert batched == alone
+    assert len(set(alone)) > 1
 
 
 def test_adapter_only_fusion_leaves_the_base_weights_untouched():
@@ -104,6 +126,7 @@ def test_adapter_only_fusion_leaves_the_base_weights_untouched():
 def test_tied_weights_are_fused_once():
     # T5 ties shared / encoder / decoder embeddings: averaging identical members must give the member.
     model = get_model("tiny-t5").build_generator(seed=0)
+    assert model.shared.weight.data_ptr() == model.encoder.embed_tokens.weight.data_ptr()  # really tied
     member = {n: t.clone() + 1.0 for n, t in model.state_dict().items()}
     pool = CheckpointPool(model, [member, member])
     pool.fuse([0.5, 0.5])
@@ -146,7 +169,19 @@ def test_full_fine_tuning_of_a_seq2seq_model_on_qa():
     assert traj.info["lora_rank"] == 0
     rec = run_fusion(FusionRequest(req, "uniform_soup"))
     assert set(rec["test"]["metrics"]) == {"exact_match", "token_f1"}
-    assert all(isinstance(p, str) for p in rec["test"]["predictions"])
+    assert all(isinstance(p, str) for p in rec["test"]["predictions"]) and len(rec["test"]["predictions"]) == 8
+    assert rec["weights"] == [pytest.approx(1 / 3)] * 3
+    # full fine-tuning moved every member: their val losses differ
+    assert len({m["val"]["loss"] for m in traj.info["members"]}) == 3
+    em = rec["test"]["example_scores"]["exact_match"]
+    assert sum(em) / len(em) == pytest.approx(rec["test"]["metrics"]["exact_match"])
+
+
+def test_pool_keeps_distinct_views_of_one_storage_apart():
+    from bomf.fusion.pool import tensor_key
+
+    x = torch.zeros(4)
+    assert tensor_key(x) != tensor_key(x[:2]) and tensor_key(x) == tensor_key(x.view(4))
 
 
 def test_a_model_of_the_wrong_kind_is_refused_with_one_line():

@@ -25,6 +25,11 @@ import torch
 from ..errors import BomfError
 
 
+def tensor_key(t: torch.Tensor) -> tuple:
+    """Identity of the memory a tensor views: tied names share it, distinct views do not."""
+    return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride())
+
+
 class CheckpointPool:
     def __init__(self, model: torch.nn.Module, members: Sequence[Mapping[str, torch.Tensor]],
                  select: Callable[[str], bool] | None = None, dtype: torch.dtype | None = None,
@@ -35,11 +40,11 @@ class CheckpointPool:
         live = model.state_dict()
         # Tied tensors (T5's shared/encoder/decoder embeddings, a tied LM head) appear under several
         # names with one storage: fuse each storage once, or it would receive the sum K times over.
-        seen: set[int] = set()
+        seen: set[tuple] = set()
         names = []
         for n, t in live.items():
-            if t.is_floating_point() and (select is None or select(n)) and t.data_ptr() not in seen:
-                seen.add(t.data_ptr())
+            if t.is_floating_point() and (select is None or select(n)) and t.numel() and tensor_key(t) not in seen:
+                seen.add(tensor_key(t))
                 names.append(n)
         if not names:
             raise BomfError("no tensor of the model is selected for fusion; check the pool's select rule")

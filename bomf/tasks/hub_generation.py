@@ -35,6 +35,8 @@ NO_ANSWER = "unanswerable"
 SQUAD_VAL, SPLIT_SEED = 2000, 1234
 
 HUB_IDS = {"squad_v2": "rajpurkar/squad_v2", "samsum": "knkarthick/samsum", "xsum": "EdinburghNLP/xsum"}
+# XSum on the Hub is a loading script, which datasets >= 4 refuses; its parquet conversion loads.
+HUB_REVISIONS = {"xsum": "refs/convert/parquet"}
 
 
 @lru_cache(maxsize=4)
@@ -44,7 +46,7 @@ def _rows(name: str, folder: str | None) -> dict[str, list[dict]]:
     require_hub(HUB_IDS[name])
     import datasets
 
-    ds = datasets.load_dataset(HUB_IDS[name])
+    ds = datasets.load_dataset(HUB_IDS[name], revision=HUB_REVISIONS.get(name))
     return {split: ds[split].to_list() for split in ds}
 
 
@@ -68,8 +70,11 @@ def squad_rows_to_split(rows: list[dict]) -> Split:
 
 
 def summary_rows_to_split(rows: list[dict], source_col: str) -> Split:
-    return Split(text_a=[f"Summarize:\n{r[source_col].strip()}" for r in rows], text_b=None,
-                 labels=[r["summary"].strip() for r in rows])
+    """Rows with a source column and ``summary``; rows with an empty source or summary are dropped
+    (SAMSum's train split holds one)."""
+    pairs = [((r.get(source_col) or "").strip(), (r.get("summary") or "").strip()) for r in rows]
+    pairs = [(src, ref) for src, ref in pairs if src and ref]
+    return Split(text_a=[f"Summarize:\n{src}" for src, _ in pairs], text_b=None, labels=[ref for _, ref in pairs])
 
 
 def _need(rows: dict, name: str, *splits: str) -> None:
