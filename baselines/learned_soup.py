@@ -15,7 +15,6 @@ from torch.func import functional_call
 
 from bomf.errors import BomfError
 from bomf.fusion import FusionResult, register_method
-from bomf.fusion.pool import tensor_key
 
 
 @register_method("learned_soup", search=False)
@@ -29,11 +28,9 @@ def learned_soup(objective, pool, budget, seed, *, epochs=3, lr=0.05):
     was_training = model.training
     model.eval()  # no dropout: the gradient of the loss the objective reports
     members = [pool.member_tensors(i) for i in range(k)]
-    # Tensors that are not fused (integer buffers) are taken from the live model as they are.
-    fused_names = set(pool.names)
-    # Names tied to a fused tensor (shared embeddings) follow it through functional_call's tying.
-    fused_keys = {tensor_key(t) for n, t in model.state_dict().items() if n in fused_names}
-    fixed = {n: t for n, t in model.state_dict().items() if n not in fused_names and tensor_key(t) not in fused_keys}
+    # Only the fused tensors are replaced in the functional call: everything else (integer
+    # buffers, a LoRA model's frozen base, tied copies of a fused tensor) is the live model's own.
+    # Passing those too would hand functional_call two values for one tied tensor.
     logits = torch.zeros(k, requires_grad=True, device=members[0][0].device)
     optimizer = torch.optim.Adam([logits], lr=lr)
     order = list(range(len(evaluator.batches)))
@@ -45,7 +42,7 @@ def learned_soup(objective, pool, budget, seed, *, epochs=3, lr=0.05):
             batch = evaluator.batches[b]
             alpha = torch.softmax(logits, 0)
             params = {name: sum(alpha[i] * members[i][j] for i in range(k)) for j, name in enumerate(pool.names)}
-            state = {**fixed, **params}
+            state = params
             loss = evaluator.batch_loss(model, batch,
                                         forward=lambda **kw: functional_call(model, state, args=(), kwargs=kw))
             optimizer.zero_grad()

@@ -137,7 +137,7 @@ register_model(
         description="random 2-layer Llama (hidden 32) with MiniLM's tokenizer; for tests only",
         config={"model_type": "llama", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
                 "num_attention_heads": 2, "num_key_value_heads": 2, "max_position_embeddings": 512,
-                "bos_token_id": 101, "tie_word_embeddings": False, **_TINY_COMMON},
+                "bos_token_id": 101, "tie_word_embeddings": True, **_TINY_COMMON},  # tied, as SmolLM2
         tokenizer_from="minilm",
         params="2M",
         arch="causal",
