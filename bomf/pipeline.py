@@ -153,7 +153,10 @@ def run_fusion(request: FusionRequest, device: str = "auto", progress: bool = Fa
     finally:
         if bar is not None:
             bar.close()
-    method_seconds = time.perf_counter() - start
+    # A resumed fusion replays evaluations a killed process computed: their seconds (from the
+    # journal) count towards this cell's cost, or a resumed cell would look almost free.
+    replayed_seconds = sum(e.seconds for e in objective.history if e.replayed)
+    method_seconds = time.perf_counter() - start + replayed_seconds
 
     # The only test evaluation of this cell: the chosen model, once.
     if result.state_source == "swa":
@@ -192,9 +195,10 @@ def run_fusion(request: FusionRequest, device: str = "auto", progress: bool = Fa
             "budget": request.resolved_budget() if spec.search else 0,
             "fused_evaluations": objective.n_evaluations,
             "computed_evaluations": objective.n_computed,
-            "eval_seconds": objective.seconds,
+            "eval_seconds": objective.seconds + replayed_seconds,
             "method_seconds": method_seconds,
-            "overhead_seconds": max(0.0, method_seconds - objective.seconds),
+            "overhead_seconds": max(0.0, method_seconds - objective.seconds - replayed_seconds),
+            "replayed_evaluations": sum(e.replayed for e in objective.history),
             "test_seconds": test_result.seconds,
         },
         "history": [e.to_dict() for e in objective.history],

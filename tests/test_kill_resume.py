@@ -30,7 +30,8 @@ limits = { train = 96, val = 48, test = 48 }
 """
 
 TIMING = {"seconds", "method_seconds", "eval_seconds", "overhead_seconds", "test_seconds", "bo_seconds",
-          "train_seconds", "member_eval_seconds", "peak_rss_mb", "computed_evaluations", "replayed", "train_seconds"}
+          "train_seconds", "member_eval_seconds", "peak_rss_mb", "computed_evaluations", "replayed", "train_seconds",
+          "replayed_evaluations"}
 
 
 def _strip(obj):

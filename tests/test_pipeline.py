@@ -67,3 +67,15 @@ def test_bomf_record_carries_front_hypervolume_and_rule(traj_request):
     assert info["pick_rule"] == "pareto_best_metric" and info["objective_names"] == ["accuracy", "f1", "neg_loss"]
     assert len(info["hypervolume"]) == 6 and info["pareto_front"]
     assert len(rec["history"]) == 6
+
+
+def test_a_resumed_cell_counts_the_replayed_evaluations_cost(traj_request):
+    request = FusionRequest(trajectory=traj_request, method="random_search", budget=5)
+    first = run_fusion(request, device="cpu")
+    (fusion_folder(request) / "record.json").unlink()  # as if killed after the last evaluation
+    resumed = run_fusion(request, device="cpu")
+    assert resumed["costs"]["computed_evaluations"] == 0 and resumed["costs"]["replayed_evaluations"] == 5
+    journal_seconds = sum(h["seconds"] for h in first["history"])
+    assert resumed["costs"]["eval_seconds"] == pytest.approx(journal_seconds)
+    assert resumed["costs"]["method_seconds"] >= journal_seconds
+    assert resumed["weights"] == first["weights"] and resumed["test"] == first["test"]
