@@ -38,6 +38,7 @@ from .tasks.base import Split, Task
 from .text_metrics import example_scores
 
 IGNORE = -100
+CHAT_DATE = "01 Jan 2025"
 
 
 @dataclass
@@ -79,8 +80,9 @@ def _prompt_ids(tokenizer, spec, text: str, max_length: int) -> list[int]:
     if spec.arch == "seq2seq":
         return tokenizer(text, truncation=True, max_length=max_length + 2)["input_ids"]
     if spec.chat_template and getattr(tokenizer, "chat_template", None):
+        # A fixed date: Llama 3's template otherwise writes today's date into every prompt.
         chat = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
-                                             tokenize=False)
+                                             tokenize=False, date_string=CHAT_DATE)
         return tokenizer(chat, add_special_tokens=False)["input_ids"]
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
     return bos + tokenizer(text + "\n", add_special_tokens=False)["input_ids"]

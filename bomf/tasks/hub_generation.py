@@ -133,6 +133,6 @@ for _name, _col, _desc in (("samsum", "dialogue", "SAMSum dialogue summarization
             max_length=512,
             target_of=str,
             max_target_length=96,
-            max_new_tokens=64,
+            max_new_tokens=96,  # as long as the longest training target
         )
     )
