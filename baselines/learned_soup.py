@@ -42,9 +42,8 @@ def learned_soup(objective, pool, budget, seed, *, epochs=3, lr=0.05):
             batch = evaluator.batches[b]
             alpha = torch.softmax(logits, 0)
             params = {name: sum(alpha[i] * members[i][j] for i in range(k)) for j, name in enumerate(pool.names)}
-            state = params
             loss = evaluator.batch_loss(model, batch,
-                                        forward=lambda **kw: functional_call(model, state, args=(), kwargs=kw))
+                                        forward=lambda **kw: functional_call(model, params, args=(), kwargs=kw))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

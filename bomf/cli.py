@@ -181,17 +181,11 @@ def regenerate_tables(suite_name: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> None:
     from .executors import get_executor
-    from .harness import check_storage, pending_groups, run_suite
-    from .paths import check_writable, results_root
+    from .harness import pending_groups, run_suite
     from .store import ResultStore
     from .suite import load_suite
 
-    suite = load_suite(args.suite)  # validated before any compute
-    if not args.dry_run:
-        # Before any compute: an unwritable folder would otherwise surface after the first group.
-        check_writable(results_root(), "results", "BOMF_RESULTS")
-        if not args.tables_only:
-            check_storage(ResultStore())
+    suite = load_suite(args.suite)  # validated before any compute; run_suite checks the folders
     if args.tables_only:
         regenerate_tables(suite.name)
         return

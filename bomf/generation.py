@@ -33,9 +33,8 @@ import torch.nn.functional as F
 from .data import sorted_batches
 from .errors import BomfError
 from .evaluator import EvalResult, SplitEvaluator
-from .metrics import compute_metrics
 from .tasks.base import Split, Task
-from .text_metrics import example_scores
+from .text_metrics import example_scores, mean_scores
 
 IGNORE = -100
 CHAT_DATE = "01 Jan 2025"
@@ -93,7 +92,7 @@ def encode_generation(task: Task, spec, tokenizer, split: Split, max_length: int
     """Tokenise every prompt (truncated to ``max_length`` content tokens) and target (+ eos)."""
     pad, eos = special_ids(tokenizer)
     max_t = max_target_length or task.max_target_length
-    prompts = [_prompt_ids(tokenizer, spec, task.prompt(src), max_length) for src in split.text_a]
+    prompts = [_prompt_ids(tokenizer, spec, src, max_length) for src in split.text_a]
     targets = [tokenizer(task.target(label), add_special_tokens=False)["input_ids"][:max_t] + [eos]
                for label in split.labels]
     return EncodedGeneration(prompts, targets, list(split.labels), pad, eos, spec.arch)
@@ -241,9 +240,7 @@ class GenerationEvaluator(SplitEvaluator):
         preds = self.generate(model)
         if was_training:
             model.train()
-        extra = {}
-        if keep_predictions:
-            extra = {"predictions": preds, "labels": self.labels,
-                     "example_scores": example_scores(self.task.metrics, preds, self.labels)}
-        return EvalResult(loss=loss_sum / max(count, 1), metrics=compute_metrics(self.task.metrics, preds, self.labels),
-                          n=len(preds), seconds=time.perf_counter() - start, tokens=self.tokens, extra=extra)
+        scores = example_scores(self.task.metrics, preds, self.labels)
+        extra = {"predictions": preds, "labels": self.labels, "example_scores": scores} if keep_predictions else {}
+        return EvalResult(loss=loss_sum / max(count, 1), metrics=mean_scores(scores), n=len(preds),
+                          seconds=time.perf_counter() - start, tokens=self.tokens, extra=extra)

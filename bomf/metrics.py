@@ -17,7 +17,7 @@ import numpy as np
 from scipy import stats
 from sklearn import metrics as skm
 
-from .text_metrics import TEXT_METRICS, example_scores
+from .text_metrics import TEXT_METRICS
 
 
 def accuracy(predictions: Sequence, references: Sequence) -> float:
@@ -69,9 +69,9 @@ METRICS.update(TEXT_METRICS)
 
 
 def compute_metrics(names: Sequence[str], predictions: Sequence, references: Sequence) -> dict[str, float]:
-    """Every named metric on the same predictions, in the order given."""
-    text = [n for n in names if n in TEXT_METRICS]
-    # Text metrics come from one per-example pass (ROUGE-1/2/Lsum share one scoring).
-    per_example = example_scores(text, predictions, references) if text else {}
-    return {name: float(np.mean(per_example[name])) if name in per_example and per_example[name] else
-            (0.0 if name in per_example else METRICS[name](predictions, references)) for name in names}
+    """Every named metric on the same predictions, in the order given.
+
+    Generation evaluators score text metrics per example instead (``text_metrics.example_scores``):
+    one ROUGE pass gives all three ROUGE metrics and the per-example values the tables need.
+    """
+    return {name: METRICS[name](predictions, references) for name in names}

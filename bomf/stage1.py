@@ -30,7 +30,7 @@ from typing import Callable
 from .errors import BomfError
 from .registry import Registry
 from .tasks import SplitLimits
-from .trajectory import TrainConfig
+from .trajectory import TrainConfig, resolve_lora_rank
 
 
 @dataclass
@@ -91,22 +91,13 @@ def _half_the_layers(model: str) -> int:
     return len(find_layer_list(built)) // 2
 
 
-def _base_lora_rank(model: str, base: TrainConfig) -> int:
-    from .models import get_model
-
-    spec = get_model(model)
-    if not spec.is_generator:
-        return 0
-    return spec.default_lora_rank if base.lora_rank is None else base.lora_rank
-
-
 def _bo(task, model, seed, base, limits, *, freeze_layers, trials, n_init, trial_epochs, patience, lr, batch_size,
         proxy_rank=None):
     from .hpo import SearchSpace, search
 
     trial_base = replace(base, epochs=trial_epochs or base.epochs)
     if proxy_rank is not None:
-        rank = _base_lora_rank(model, base)
+        rank = resolve_lora_rank(model, base)
         # LoRA scales updates by alpha / rank: keep that ratio so the proxy's best lr transfers.
         alpha = None if base.lora_alpha is None else base.lora_alpha * proxy_rank / rank
         trial_base = replace(trial_base, lora_rank=proxy_rank, lora_alpha=alpha)
@@ -129,7 +120,7 @@ def _result(base, res, freeze_layers, proxy_rank=None) -> Stage1Result:
                          "or a smaller LoRA rank for LoRA models)")
 def bomf_stage1(task, model, seed, base, limits, *, trials=6, n_init=3, freeze_layers=None, proxy_rank=None,
                 trial_epochs=None, patience=3, lr=(1e-5, 3e-4), batch_size=(8, 64)):
-    rank = _base_lora_rank(model, base)
+    rank = resolve_lora_rank(model, base)
     if rank > 0 and freeze_layers is None:
         # The paper's proxy for LoRA models: the same model with a smaller adapter rank.
         pr = max(1, rank // 4) if proxy_rank is None else int(proxy_rank)

@@ -121,7 +121,7 @@ def rouge_examples(predictions: Sequence[str], references: Sequence) -> dict[str
 
 def rouge_scores(predictions: Sequence[str], references: Sequence) -> dict[str, float]:
     """Mean ROUGE-1/2/Lsum F-measures."""
-    return {name: _mean(v) for name, v in rouge_examples(predictions, references).items()}
+    return mean_scores(rouge_examples(predictions, references))
 
 
 def example_scores(names: Sequence[str], predictions: Sequence[str], references: Sequence) -> dict[str, list[float]]:
@@ -137,6 +137,11 @@ def example_scores(names: Sequence[str], predictions: Sequence[str], references:
     if "token_f1" in names:
         out["token_f1"] = token_f1_examples(predictions, references)
     return {n: out[n] for n in names}
+
+
+def mean_scores(per_example: dict[str, list[float]]) -> dict[str, float]:
+    """Each metric's value: the mean of its per-example scores."""
+    return {name: _mean(values) for name, values in per_example.items()}
 
 
 def rouge1(predictions, references) -> float:

@@ -181,13 +181,16 @@ def load_trajectory(request: TrajectoryRequest) -> Trajectory | None:
     return Trajectory(folder=folder, info=read_json(meta))
 
 
-def lora_rank(request: TrajectoryRequest) -> int:
-    """The LoRA rank a trajectory trains with (0: every weight); encoders never use LoRA here."""
-    spec = get_model(request.model)
+def resolve_lora_rank(model: str, config: TrainConfig) -> int:
+    """The LoRA rank ``config`` trains ``model`` with (0: every weight); encoders never use LoRA here."""
+    spec = get_model(model)
     if not spec.is_generator:
         return 0
-    rank = request.config.lora_rank
-    return spec.default_lora_rank if rank is None else rank
+    return spec.default_lora_rank if config.lora_rank is None else config.lora_rank
+
+
+def lora_rank(request: TrajectoryRequest) -> int:
+    return resolve_lora_rank(request.model, request.config)
 
 
 def build_model(request: TrajectoryRequest):

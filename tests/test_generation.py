@@ -184,6 +184,14 @@ def test_pool_keeps_distinct_views_of_one_storage_apart():
     assert tensor_key(x) != tensor_key(x[:2]) and tensor_key(x) == tensor_key(x.view(4))
 
 
+def test_a_generation_task_must_use_text_metrics():
+    from bomf.tasks import Task
+
+    with pytest.raises(BomfError, match="must be text metrics"):
+        Task(name="x", kind="generation", num_labels=0, metrics=("accuracy",), primary_metric="accuracy",
+             load=lambda: None, source="offline", description="", target_of=str)
+
+
 def test_a_model_of_the_wrong_kind_is_refused_with_one_line():
     with pytest.raises(BomfError, match="generation tasks need a decoder"):
         build_model(TrajectoryRequest("aclsum-summ", "tiny-bert", seed=0))

