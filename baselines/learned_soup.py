@@ -13,7 +13,7 @@ import time
 import torch
 from torch.func import functional_call
 
-from bomf.errors import BomfError
+from bomf.core.errors import BomfError
 from bomf.fusion import FusionResult, register_method
 
 

@@ -14,8 +14,9 @@ import tempfile
 
 import pytest
 
-from bomf.pipeline import FusionRequest, run_fusion
-from bomf.trajectory import TrajectoryRequest, train_trajectory
+from bomf.fusion.pipeline import FusionRequest, run_fusion
+from bomf.training.request import TrajectoryRequest
+from bomf.training.trajectory import train_trajectory
 
 from sidebyside import record
 

@@ -8,8 +8,9 @@ printed and written to ``results/benchmarks/evaluator_throughput.json``. Target:
 
 import torch
 
-from bomf.data import collate, encode_split
-from bomf.evaluator import Evaluator, task_loss
+from bomf.tasks.encoding import collate, encode_split
+from bomf.evaluation.classification import Evaluator
+from bomf.evaluation.base import task_loss
 from bomf.models import get_model
 from bomf.tasks import get_task
 

@@ -10,9 +10,9 @@ the FLOPs-estimate ratio. Run with
 
 import torch
 
-from bomf.hpo import run_trial
+from bomf.stage1.search import run_trial
 from bomf.tasks import SplitLimits
-from bomf.trajectory import TrainConfig
+from bomf.training.request import TrainConfig
 
 from sidebyside import compare, record
 

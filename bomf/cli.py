@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from .errors import BomfError
+from .core.errors import BomfError
 
 
 def _cmd_list(args: argparse.Namespace) -> None:
@@ -35,7 +35,7 @@ def _cmd_list(args: argparse.Namespace) -> None:
 
 
 def add_trajectory_args(p: argparse.ArgumentParser) -> None:
-    from .trajectory import TrainConfig
+    from .training.request import TrainConfig
 
     d = TrainConfig()
     p.add_argument("--task", default="rt-polarity", help="task name (bomf list tasks)")
@@ -61,7 +61,7 @@ def add_trajectory_args(p: argparse.ArgumentParser) -> None:
 def request_from_args(args: argparse.Namespace):
     from .tasks import SplitLimits, get_task
     from .models import get_model
-    from .trajectory import TrainConfig, TrajectoryRequest
+    from .training.request import TrainConfig, TrajectoryRequest
 
     task = get_task(args.task)
     get_model(args.model)  # reject unknown names before any work
@@ -85,7 +85,7 @@ def _cmd_trajectory(args: argparse.Namespace) -> None:
     from tabulate import tabulate
 
     from .tasks import get_task
-    from .trajectory import evaluate_trajectory, load_trajectory, train_trajectory
+    from .training.trajectory import evaluate_trajectory, load_trajectory, train_trajectory
 
     request = request_from_args(args)
     task = get_task(request.task)
@@ -126,8 +126,8 @@ def _cmd_fuse(args: argparse.Namespace) -> None:
     from tabulate import tabulate
 
     from .fusion import get_method
-    from .pipeline import FusionRequest, run_fusion
-    from .trajectory import evaluate_trajectory, train_trajectory
+    from .fusion.pipeline import FusionRequest, run_fusion
+    from .training.trajectory import evaluate_trajectory, train_trajectory
 
     request = request_from_args(args)
     spec = get_method(args.method)
@@ -164,10 +164,10 @@ def _cmd_fuse(args: argparse.Namespace) -> None:
 
 
 def regenerate_tables(suite_name: str) -> None:
-    from .paths import results_root
-    from .plots import write_plots
-    from .store import ResultStore
-    from .tables import write_tables
+    from .core.paths import results_root
+    from .reports.plots import write_plots
+    from .harness.store import ResultStore
+    from .reports.tables import write_tables
 
     records = ResultStore().records(suite_name)
     if not records:
@@ -180,10 +180,10 @@ def regenerate_tables(suite_name: str) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
-    from .executors import get_executor
-    from .harness import pending_groups, run_suite
-    from .store import ResultStore
-    from .suite import load_suite
+    from .harness.executors import get_executor
+    from .harness.run import pending_groups, run_suite
+    from .harness.store import ResultStore
+    from .harness.suite import load_suite
 
     suite = load_suite(args.suite)  # validated before any compute; run_suite checks the folders
     if args.tables_only:
@@ -208,7 +208,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
 
 
 def _cmd_tables(args: argparse.Namespace) -> None:
-    from .suite import load_suite
+    from .harness.suite import load_suite
 
     regenerate_tables(load_suite(args.suite).name)
 
@@ -216,7 +216,7 @@ def _cmd_tables(args: argparse.Namespace) -> None:
 def _cmd_stage1(args: argparse.Namespace) -> None:
     from tabulate import tabulate
 
-    from .stage1 import get_stage1
+    from .stage1.strategies import get_stage1
 
     request = request_from_args(args)
     strategy = get_stage1(args.strategy)
@@ -236,7 +236,7 @@ def _cmd_stage1(args: argparse.Namespace) -> None:
 def _cmd_align(args: argparse.Namespace) -> None:
     from tabulate import tabulate
 
-    from .alignment import alignment
+    from .stage1.alignment import alignment
 
     request = request_from_args(args)
     res = alignment(request.task, request.model, request.seed, request.config, request.limits, args.lrs,

@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from bomf import paths
+from bomf.core import paths
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,7 +1,7 @@
 """Small shared builders for tests: a tiny trajectory on real rt-polarity text."""
 
 from bomf.tasks import SplitLimits
-from bomf.trajectory import TrainConfig, TrajectoryRequest
+from bomf.training.request import TrainConfig, TrajectoryRequest
 
 TINY_LIMITS = SplitLimits(train=96, val=48, test=48)
 

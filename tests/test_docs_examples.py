@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bomf.fusion import METHODS
-from bomf.pipeline import FusionRequest, run_fusion
+from bomf.fusion.pipeline import FusionRequest, run_fusion
 
 from helpers import tiny_request
 

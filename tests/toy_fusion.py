@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from bomf.evaluator import EvalResult
+from bomf.evaluation.base import EvalResult
 from bomf.fusion import CheckpointPool, Evaluation, FusionObjective
 
 

@@ -21,8 +21,8 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import BomfError
-from ..registry import Registry
+from ..core.errors import BomfError
+from ..core.registry import Registry
 from .objective import Evaluation
 
 

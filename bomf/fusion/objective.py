@@ -16,7 +16,7 @@ Example (with a toy evaluator):
     >>> class Toy:
     ...     split_name = "val"
     ...     def __call__(self, model):
-    ...         from bomf.evaluator import EvalResult
+    ...         from bomf.evaluation.base import EvalResult
     ...         w = model.weight.item()
     ...         return EvalResult(loss=(w - 2) ** 2, metrics={"accuracy": -abs(w - 2)}, n=1)
     >>> obj = FusionObjective(pool, Toy(), metric_names=("accuracy",), primary_metric="accuracy")
@@ -35,7 +35,7 @@ from typing import Sequence
 
 import torch
 
-from ..errors import BomfError
+from ..core.errors import BomfError
 from .pool import CheckpointPool
 
 NEG_LOSS = "neg_loss"

@@ -22,7 +22,7 @@ from typing import Callable, Mapping, Sequence
 
 import torch
 
-from ..errors import BomfError
+from ..core.errors import BomfError
 
 
 def tensor_key(t: torch.Tensor) -> tuple:

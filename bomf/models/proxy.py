@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..errors import BomfError
+from ..core.errors import BomfError
 
 
 def find_layer_list(model: nn.Module) -> nn.ModuleList:

@@ -19,8 +19,8 @@ from typing import Callable, Literal
 
 import torch
 
-from ..errors import BomfError, OfflineError
-from ..registry import Registry
+from ..core.errors import BomfError, OfflineError
+from ..core.registry import Registry
 
 
 def quiet_transformers() -> None:
@@ -62,7 +62,7 @@ class ModelSpec:
 
     def _path(self) -> str:
         if self.source == "hub":
-            from ..hub import hub_offline
+            from ..core.hub import hub_offline
 
             if hub_offline():
                 offline = ", ".join(n for n, s in MODELS if s.source != "hub")

@@ -21,7 +21,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import BomfError
+from ..core.errors import BomfError
 from .base import Split, SplitLimits, Splits, Task, register_task
 
 ASPECT_QUESTIONS = {

@@ -1,7 +1,7 @@
 """What a task is: three labelled splits, metric names, and how to tokenise an example.
 
 A task module builds a ``Task`` and calls ``register_task`` (see ``docs/adding-a-task.md``).
-Splits hold raw text and labels; tokenisation happens once per split in ``bomf.data``.
+Splits hold raw text and labels; tokenisation happens once per split in ``bomf.tasks.encoding``.
 
 Example:
     >>> s = Split(text_a=["good", "bad"], text_b=None, labels=[1, 0])
@@ -15,9 +15,9 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Callable, Literal, Sequence
 
-from ..errors import BomfError
-from ..registry import Registry
-from ..text_metrics import TEXT_METRICS
+from ..core.errors import BomfError
+from ..core.registry import Registry
+from ..metrics.text import TEXT_METRICS
 
 TaskKind = Literal["classification", "regression", "generation"]
 
@@ -91,7 +91,7 @@ class Task:
 
     Generation tasks also say how a label becomes the training target (``target_of``), what the
     model says for "no answer" (``no_answer``, mapped to "" before scoring) and the target /
-    decoding length bounds; their metrics are text metrics (``bomf.text_metrics``), scored per
+    decoding length bounds; their metrics are text metrics (``bomf.metrics.text``), scored per
     example.
     """
 
@@ -160,6 +160,11 @@ def register_task(task: Task) -> Task:
 
 def get_task(name: str) -> Task:
     return TASKS.get(name)
+
+
+def offline_task_names() -> list[str]:
+    """The registered tasks that need no network (named in the Hub's offline error)."""
+    return [name for name, task in TASKS if task.source == "offline"]
 
 
 def carve_val(train: Split, n_val: int | float, seed: int) -> tuple[Split, Split]:

@@ -9,7 +9,7 @@ Rows come from the Hub (``datasets.load_dataset("nyu-mll/glue", config)``) or, w
 ``$BOMF_GLUE_DIR`` (or ``load_glue(..., data_dir=...)``) is set, from local files
 ``<dir>/<config>/<split>.jsonl`` in the Hub schema (text columns, ``label``, ``idx``): tests
 use small fixtures, users can point it at a local copy. Without network the Hub path fails at
-once with one line (``bomf.hub.require_hub``) instead of retrying.
+once with one line (``bomf.core.hub.require_hub``) instead of retrying.
 
 Example:
     >>> from bomf.tasks import get_task
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import BomfError
-from ..hub import require_hub
-from .base import Split, Splits, Task, TaskKind, carve_val, register_task
+from ..core.errors import BomfError
+from ..core.hub import require_hub
+from .base import Split, Splits, Task, TaskKind, carve_val, offline_task_names, register_task
 from .local_files import read_jsonl_splits
 
 VAL_FRACTION, VAL_CAP, VAL_SEED = 0.1, 2000, 1234
@@ -76,7 +76,7 @@ def load_glue(config_name: str, data_dir: str | None = None) -> dict[str, list[d
 def _load_cached(config_name: str, folder: str | None) -> dict[str, list[dict]]:
     if folder is not None:
         return read_jsonl_splits(Path(folder) / config_name, LOCAL_DIR_ENV)
-    require_hub(f"glue/{config_name}")  # fail in ~2 s with one line rather than retry for long
+    require_hub(f"glue/{config_name}", offline_task_names())  # fail in ~2 s with one line rather than retry for long
     import datasets  # heavy; only the Hub path needs it
 
     ds = datasets.load_dataset(HUB_DATASET, config_name)

@@ -2,7 +2,7 @@
 
 - ``squad_v2``: input ``question: ... context: ...``, target the first gold answer or the
   no-answer string ``unanswerable``; exact match / F1 by the official rules
-  (``bomf.text_metrics``). The official validation split is test; val is carved from train
+  (``bomf.metrics.text``). The official validation split is test; val is carved from train
   (2,000 questions or 10% if fewer, seed 1234), as for GLUE.
 - ``samsum`` (dialogue -> summary) and ``xsum`` (article -> one-sentence summary): ROUGE-1/2/Lsum;
   their own validation split is val and test split is test.
@@ -25,9 +25,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import BomfError
-from ..hub import require_hub
-from .base import Split, Splits, Task, carve_val, register_task
+from ..core.errors import BomfError
+from ..core.hub import require_hub
+from .base import Split, Splits, Task, carve_val, offline_task_names, register_task
 from .local_files import read_jsonl_splits
 
 LOCAL_DIR_ENV = "BOMF_HUB_DATA_DIR"
@@ -43,7 +43,7 @@ HUB_REVISIONS = {"xsum": "refs/convert/parquet"}
 def _rows(name: str, folder: str | None) -> dict[str, list[dict]]:
     if folder is not None:
         return read_jsonl_splits(Path(folder) / name, LOCAL_DIR_ENV)
-    require_hub(HUB_IDS[name])
+    require_hub(HUB_IDS[name], offline_task_names())
     import datasets
 
     ds = datasets.load_dataset(HUB_IDS[name], revision=HUB_REVISIONS.get(name))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import BomfError
+from ..core.errors import BomfError
 
 
 def read_jsonl_splits(root: Path, env_var: str) -> dict[str, list[dict]]:

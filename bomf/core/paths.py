@@ -1,0 +1,69 @@
+"""Where bomf keeps things: the cache (data, trajectories) and the results store.
+
+The cache lives under the user's cache directory, never in the repository:
+``$BOMF_CACHE`` if set, else ``$XDG_CACHE_HOME/bomf``, else ``~/.cache/bomf``.
+
+``check_writable`` proves a folder can be written before a sweep computes anything.
+
+Example:
+    >>> import os
+    >>> from unittest import mock
+    >>> with mock.patch.dict(os.environ, BOMF_CACHE="/tmp/bomf-cache"):
+    ...     str(cache_dir("trajectories")), check_writable(cache_root(), "cache", "BOMF_CACHE") == cache_root()
+    ('/tmp/bomf-cache/trajectories', True)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import BomfError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def cache_root() -> Path:
+    if os.environ.get("BOMF_CACHE"):
+        return Path(os.environ["BOMF_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "bomf"
+
+
+def cache_dir(*parts: str) -> Path:
+    """A sub-folder of the cache root (not created).
+
+    Downloaded data may live elsewhere (``$BOMF_DATA_CACHE``): it is immutable and worth
+    sharing between a user's cache and a test run's throw-away cache.
+    """
+    if parts and parts[0] == "data" and os.environ.get("BOMF_DATA_CACHE"):
+        return Path(os.environ["BOMF_DATA_CACHE"]).expanduser().joinpath(*parts[1:])
+    return cache_root().joinpath(*parts)
+
+
+def results_root() -> Path:
+    return Path(os.environ.get("BOMF_RESULTS", REPO_ROOT / "results"))
+
+
+class UnwritableError(BomfError):
+    """A folder bomf must write to cannot be created or written."""
+
+
+def check_writable(folder: str | os.PathLike, what: str, variable: str) -> Path:
+    """Create ``folder`` if needed and write (then delete) a probe file in it.
+
+    A real write rather than ``os.access``: that answers yes for root on a read-only mount and
+    ignores ACLs. Raises ``UnwritableError`` (one line: the folder, the reason, the fix).
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".bomf-write-check-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UnwritableError(f"cannot write the {what} folder {folder} ({reason}); "
+                              f"set {variable} to a writable folder or fix its permissions") from exc
+    return folder

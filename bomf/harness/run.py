@@ -1,0 +1,245 @@
+"""The harness: a suite -> cells -> (stage 1 -> trajectory -> fusions) per group -> records.
+
+Cells that share a trajectory form a group; a group is one job for the executor. Before any
+compute, the suite is validated and cells already in the store (same fusion key) are dropped,
+so a re-run of a finished suite does nothing, and adding a method computes only its cells.
+
+Several harness processes may share a results folder and a cache (``bomf.harness.claims``):
+
+- a process claims a group (``<runs>/.claims/<suite>/<group>.claim``) before running it, skips
+  groups another live process holds (one log line each), tries those once more at the end, and
+  reports the cells it left to others; records are written before the claim is released;
+- work that several suites or results folders can share through one cache (a stage-1 search, a
+  trajectory, a fusion and its journal) is claimed under ``<cache>/claims/``; a process waits
+  for such a claim instead of computing the same thing next to its holder.
+
+With Ray, group claims are taken by the driver (which writes the store); cache claims by the
+workers. A killed process's claims are stale at once on its own host and after
+``$BOMF_CLAIM_TIMEOUT`` seconds elsewhere, so a re-run takes them over.
+
+Example:
+    >>> from bomf.harness.suite import load_suite
+    >>> plan = plan_suite(load_suite("smoke"))
+    >>> sorted(plan)[:1]
+    [('aclsum-qnli', 'minilm', 0, 'default')]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .claims import Claim, claim_timeout, describe, read_owner, remove_stale, try_claim, wait_claim
+from ..core.paths import cache_dir, check_writable
+from ..fusion.pipeline import cached_record, prepare_context, run_fusion
+from ..stage1.strategies import get_stage1
+from .store import ResultStore
+from .suite import Cell, Suite
+
+
+@dataclass
+class GroupJob:
+    cells: list[Cell]
+    store_root: str
+    device: str
+    progress: bool
+    env: dict  # cache locations, so a remote worker writes where the driver reads
+    group_id: str = ""  # the name of the group's claim (the driver releases it)
+
+
+def plan_suite(suite: Suite) -> dict[tuple, list[Cell]]:
+    groups: dict[tuple, list[Cell]] = defaultdict(list)
+    for cell in suite.cells():
+        groups[cell.group()].append(cell)
+    return dict(groups)
+
+
+def log_line(message: str) -> None:
+    """Harness news a user should see even with --quiet (claims, waits): one line on stderr."""
+    print(f"bomf: {message}", file=sys.stderr, flush=True)
+
+
+def group_id(cells: list[Cell]) -> str:
+    """A file name for a group: ``rt-polarity__minilm__seed0__default``."""
+    task, model, seed, stage1 = cells[0].group()
+    return re.sub(r"[^A-Za-z0-9._-]", "_", f"{task}__{model}__seed{seed}__{stage1}")
+
+
+def group_claims_folder(store: ResultStore, suite_name: str) -> Path:
+    return store.root / ".claims" / suite_name
+
+
+def cache_claim_path(kind: str, key: str) -> Path:
+    """The claim on shared cache work: ``kind`` is stage1, trajectory or fusion."""
+    return cache_dir("claims", f"{kind}-{key}.claim")
+
+
+def _hold(kind: str, key: str, what: str) -> Claim:
+    """Claim cache work, waiting (with one log line) while another live process does it."""
+    return wait_claim(cache_claim_path(kind, key),
+                      on_wait=lambda owner: log_line(f"waiting for {describe(owner)}, which is computing {what}"))
+
+
+def stage1_record(cell: Cell):
+    return get_stage1(cell.stage1).choose(cell.task, cell.model, cell.seed, cell.train, cell.limits,
+                                          **dict(cell.stage1_options))
+
+
+def cell_record(cell: Cell, fusion: dict, stage1) -> dict:
+    """The stored record: the fusion record plus the cell's place in the suite and stage-1 cost."""
+    return {**fusion, "suite": cell.suite, "label": cell.label, "cell": cell.relpath(),
+            "stage1": {"strategy": cell.stage1, "costs": stage1.costs, "info": stage1.info}}
+
+
+def claimed_stage1_record(cell: Cell):
+    """``stage1_record``, with a search (and its trial journal) run by one process at a time."""
+    if cell.stage1 == "default":
+        return stage1_record(cell)  # no search: nothing to share or to journal
+    identity = [cell.task, cell.model, cell.seed, asdict(cell.train), asdict(cell.limits) if cell.limits else None,
+                cell.stage1, cell.stage1_options]
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    with _hold("stage1", key, f"stage 1 '{cell.stage1}' of {cell.task}/{cell.model}/seed{cell.seed}"):
+        return stage1_record(cell)
+
+
+def run_group(job: GroupJob) -> list[tuple[str, dict]]:
+    """Run every missing cell of one group; return (relpath, record) pairs (also written if local)."""
+    for k, v in job.env.items():
+        os.environ[k] = v
+    store = ResultStore(job.store_root)
+    stage1 = claimed_stage1_record(job.cells[0])
+    out, context = [], None
+    for cell in job.cells:
+        request = cell.fusion_request(stage1.config)
+        if store.done(cell.relpath(), request.key()):
+            continue  # stored since the plan was made (by a process that held this group before us)
+        fusion = cached_record(request)
+        if fusion is None:
+            # One process per fusion: its journal takes one writer, and nothing is computed twice.
+            with _hold("fusion", request.key(), f"{request.method} on {cell.task}/{cell.model}/seed{cell.seed}"):
+                fusion = cached_record(request)  # finished by the process we waited for?
+                if fusion is None:
+                    if context is None:
+                        with _hold("trajectory", request.trajectory.key(),
+                                   f"the trajectory of {cell.task}/{cell.model}/seed{cell.seed}"):
+                            context = prepare_context(request.trajectory, job.device, job.progress)
+                    fusion = run_fusion(request, job.device, job.progress, context=context)
+        record = cell_record(cell, fusion, stage1)
+        store.write(cell.relpath(), record)
+        out.append((cell.relpath(), record))
+    return out
+
+
+def run_claimed_group(job: GroupJob) -> tuple[str, list[tuple[str, dict]]]:
+    """``run_group`` that also says which group it ran, so the driver can release its claim."""
+    return job.group_id, run_group(job)
+
+
+@dataclass
+class SweepReport:
+    cells: int
+    skipped: int  # stored before this run started
+    computed: int  # written by this run
+    seconds: float
+    left: list[str] = field(default_factory=list)  # cells left to other live processes (relpaths)
+    holders: list[str] = field(default_factory=list)  # "<group> (<n> cells, <process>)" per group left
+    stored_meanwhile: int = 0  # cells another process stored after this run had planned them
+
+
+def check_storage(store: ResultStore) -> None:
+    """Fail before any compute if the results folder or the cache cannot be written."""
+    check_writable(store.root, "results", "BOMF_RESULTS")
+    check_writable(cache_dir(), "cache", "BOMF_CACHE")
+    claim_timeout()  # a malformed BOMF_CLAIM_TIMEOUT, too
+
+
+def pending_groups(suite: Suite, store: ResultStore) -> tuple[list[list[Cell]], int]:
+    """Groups with at least one cell not in the store, and the number of cells already there."""
+    todo, skipped = [], 0
+    for cells in plan_suite(suite).values():
+        config = stage1_record(cells[0]).config if cells[0].stage1 == "default" else None
+        missing = []
+        for cell in cells:
+            if config is not None and store.done(cell.relpath(), cell.fusion_request(config).key()):
+                skipped += 1
+            else:
+                missing.append(cell)
+        if missing:
+            todo.append(missing)
+    return todo, skipped
+
+
+def run_suite(suite: Suite, executor=None, store: ResultStore | None = None, device: str = "auto",
+              progress: bool = True, log: Callable[[str], None] = log_line) -> SweepReport:
+    """Run a suite's missing cells; groups another live process holds are left to it (and reported)."""
+    from .executors import LocalExecutor
+
+    executor = executor or LocalExecutor()
+    store = store or ResultStore()
+    check_storage(store)
+    start = time.perf_counter()
+    claims = group_claims_folder(store, suite.name)
+    remove_stale(claims)  # left by killed runs; a group whose claim is stale is retaken anyway
+    todo, skipped = pending_groups(suite, store)
+    env = {k: os.environ[k] for k in ("BOMF_CACHE", "BOMF_DATA_CACHE", "BOMF_RESULTS", "HF_HUB_OFFLINE",
+                                      "BOMF_CLAIM_TIMEOUT") if k in os.environ}
+    held: dict[str, Claim] = {}
+    sizes: dict[str, int] = {}
+    report = SweepReport(cells=len(suite.cells()), skipped=skipped, computed=0, seconds=0.0)
+
+    def claimed_jobs():
+        # Claimed one at a time as the executor asks for jobs (the local executor asks when it is
+        # ready for the next, so two processes interleave; Ray asks for all of them at once).
+        deferred = []
+        for second_pass, groups in ((False, todo), (True, deferred)):
+            for cells in groups:
+                gid = group_id(cells)
+                claim = try_claim(claims / f"{gid}.claim")
+                if claim is None:
+                    owner = describe(read_owner(claims / f"{gid}.claim"))
+                    if second_pass:
+                        report.left.extend(c.relpath() for c in cells)
+                        report.holders.append(f"{gid} ({len(cells)} cells, {owner})")
+                    else:
+                        log(f"{gid} ({len(cells)} cells) is being computed by {owner}; leaving it to that process")
+                        deferred.append(cells)
+                    continue
+                if claim.took_over:
+                    log(f"{gid}: took over the claim of {describe(claim.took_over)}, which is gone or silent")
+                held[gid], sizes[gid] = claim, len(cells)
+                yield GroupJob(cells=cells, store_root=str(store.root), device=device, progress=progress, env=env,
+                               group_id=gid)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=sum(len(c) for c in todo), desc=f"suite {suite.name}", unit="cell")
+    try:
+        for gid, written in executor.map(run_claimed_group, claimed_jobs()):
+            for relpath, record in written:
+                if not store.done(relpath, record["key"]):  # a remote worker's store may not be ours
+                    store.write(relpath, record)
+            held.pop(gid).release()  # only now: its records are in the store
+            report.computed += len(written)
+            report.stored_meanwhile += sizes[gid] - len(written)  # run_group skips cells stored since the plan
+            if bar is not None:
+                bar.update(len(written))
+    finally:
+        for claim in held.values():
+            claim.release()
+        if bar is not None:
+            bar.close()
+    if report.left:
+        log(f"left {len(report.left)} cells to other processes: {'; '.join(report.holders)}; they write those "
+            "records and, when they finish, the tables (or re-run this command then)")
+    report.seconds = time.perf_counter() - start
+    return report

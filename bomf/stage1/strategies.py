@@ -1,0 +1,154 @@
+"""Stage 1: how the fine-tuning hyperparameters of a trajectory are chosen.
+
+A strategy takes (task, model, seed, base training config, split limits, options) and returns
+the config the full model is then trained with, plus what choosing it cost.
+
+- ``default``: the suite's fixed hyperparameters; no search, no cost.
+- ``bomf``: BOMF's stage 1, GP-BO (qLogEI) over learning rate and batch size on the
+  lightweight proxy (bottom half of the layers and the embeddings frozen).
+- ``hpbo_full``: the same BO on the full model (what the proxy must beat on cost).
+- ``grid``: a small grid on the full model (the paper's "grid fine-tune").
+
+Options (suite table ``[stage1_options.<name>]``): ``trials``, ``n_init``, ``freeze_layers``
+(default: half the layers, proxy only), ``proxy_rank`` (LoRA models: the proxy's adapter rank,
+default a quarter of the trajectory's), ``trial_epochs`` (default: the suite's epochs),
+``patience`` (early stopping, in evaluations), ``lr`` and ``batch_size`` ([low, high]), and for
+``grid``: ``lrs`` and ``batch_sizes``.
+
+Example:
+    >>> from bomf.training import TrainConfig
+    >>> get_stage1("default").choose("rt-polarity", "minilm", 0, TrainConfig(), None).config.lr
+    5e-05
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from ..core.errors import BomfError
+from ..core.registry import Registry
+from ..tasks import SplitLimits
+from ..training.request import TrainConfig, resolve_lora_rank
+
+
+@dataclass
+class Stage1Result:
+    config: TrainConfig
+    costs: dict = field(default_factory=lambda: {"trials": 0, "optimizer_steps": 0, "seconds": 0.0, "flops_estimate": 0})
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage1Strategy:
+    name: str
+    description: str
+    fn: Callable[..., Stage1Result]
+
+    @property
+    def options(self) -> dict:
+        params = list(inspect.signature(self.fn).parameters.values())[5:]
+        return {p.name: p.default for p in params}
+
+    def check_options(self, options: dict) -> None:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise BomfError(f"stage-1 strategy {self.name} has no option {unknown[0]!r}; "
+                            f"its options: {', '.join(sorted(self.options)) or 'none'}")
+
+    def choose(self, task: str, model: str, seed: int, base: TrainConfig, limits: SplitLimits | None,
+               **options) -> Stage1Result:
+        self.check_options(options)
+        return self.fn(task, model, seed, base, limits, **options)
+
+
+STAGE1: Registry[Stage1Strategy] = Registry("stage-1 strategy")
+
+
+def register_stage1(name: str, description: str):
+    def wrap(fn):
+        STAGE1.register(name, Stage1Strategy(name=name, description=description, fn=fn))
+        return fn
+
+    return wrap
+
+
+def get_stage1(name: str) -> Stage1Strategy:
+    return STAGE1.get(name)
+
+
+@register_stage1("default", "fixed, commonly used hyperparameters (the suite's [train] table); no search")
+def default(task, model, seed, base, limits):
+    return Stage1Result(config=base)
+
+
+def _half_the_layers(model: str) -> int:
+    from ..models import find_layer_list, get_model
+
+    spec = get_model(model)
+    built = spec.build_generator(seed=0) if spec.is_generator else spec.build_classifier(2, seed=0)
+    return len(find_layer_list(built)) // 2
+
+
+def _bo(task, model, seed, base, limits, *, freeze_layers, trials, n_init, trial_epochs, patience, lr, batch_size,
+        proxy_rank=None):
+    from .search import SearchSpace, search
+
+    trial_base = replace(base, epochs=trial_epochs or base.epochs)
+    if proxy_rank is not None:
+        rank = resolve_lora_rank(model, base)
+        # LoRA scales updates by alpha / rank: keep that ratio so the proxy's best lr transfers.
+        alpha = None if base.lora_alpha is None else base.lora_alpha * proxy_rank / rank
+        trial_base = replace(trial_base, lora_rank=proxy_rank, lora_alpha=alpha)
+    space = SearchSpace(lr=tuple(lr), batch_size=tuple(batch_size))
+    res = search(task, model, seed, trial_base, limits, strategy="bo", trials=trials, freeze_layers=freeze_layers,
+                 space=space, n_init=n_init, patience=patience)
+    return _result(base, res, freeze_layers, proxy_rank)
+
+
+def _result(base, res, freeze_layers, proxy_rank=None) -> Stage1Result:
+    from dataclasses import asdict
+
+    info = {"chosen": res.best, "freeze_layers": freeze_layers, "trials": [asdict(t) for t in res.trials]}
+    if proxy_rank is not None:
+        info["proxy_lora_rank"] = proxy_rank
+    return Stage1Result(config=replace(base, **res.best), costs=res.costs, info=info)
+
+
+@register_stage1("bomf", "BOMF stage 1: GP-BO over lr and batch size on the proxy (bottom half frozen, "
+                         "or a smaller LoRA rank for LoRA models)")
+def bomf_stage1(task, model, seed, base, limits, *, trials=6, n_init=3, freeze_layers=None, proxy_rank=None,
+                trial_epochs=None, patience=3, lr=(1e-5, 3e-4), batch_size=(8, 64)):
+    rank = resolve_lora_rank(model, base)
+    if rank > 0 and freeze_layers is None:
+        # The paper's proxy for LoRA models: the same model with a smaller adapter rank.
+        pr = max(1, rank // 4) if proxy_rank is None else int(proxy_rank)
+        if pr >= rank:
+            raise BomfError(f"proxy_rank {pr} is not below the trajectory's LoRA rank {rank}; choose a smaller one")
+        return _bo(task, model, seed, base, limits, freeze_layers=0, trials=trials, n_init=n_init,
+                   trial_epochs=trial_epochs, patience=patience, lr=lr, batch_size=batch_size, proxy_rank=pr)
+    if proxy_rank is not None:
+        raise BomfError(f"proxy_rank applies to LoRA models; {model} fine-tunes every weight here: use freeze_layers")
+    n = _half_the_layers(model) if freeze_layers is None else freeze_layers
+    return _bo(task, model, seed, base, limits, freeze_layers=n, trials=trials, n_init=n_init,
+               trial_epochs=trial_epochs, patience=patience, lr=lr, batch_size=batch_size)
+
+
+@register_stage1("hpbo_full", "the same GP-BO over lr and batch size on the full model")
+def hpbo_full(task, model, seed, base, limits, *, trials=6, n_init=3, trial_epochs=None, patience=3,
+              lr=(1e-5, 3e-4), batch_size=(8, 64)):
+    return _bo(task, model, seed, base, limits, freeze_layers=0, trials=trials, n_init=n_init,
+               trial_epochs=trial_epochs, patience=patience, lr=lr, batch_size=batch_size)
+
+
+@register_stage1("grid", "a small grid over lr x batch size on the full model (grid fine-tune)")
+def grid(task, model, seed, base, limits, *, lrs=(2e-5, 5e-5, 1e-4), batch_sizes=(16, 32), trial_epochs=None,
+         patience=None):
+    from .search import search
+
+    points = [{"lr": float(a), "batch_size": int(b)} for a in lrs for b in batch_sizes]
+    trial_base = replace(base, epochs=trial_epochs or base.epochs)
+    res = search(task, model, seed, trial_base, limits, strategy="grid", trials=len(points), grid=points,
+                 patience=patience)
+    return _result(base, res, 0)

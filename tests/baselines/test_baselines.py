@@ -1,0 +1,98 @@
+"""Every baseline against a hand-computed answer on tiny pools."""
+
+import pytest
+import torch
+from torch.optim.swa_utils import AveragedModel
+
+from bomf.training.checkpoint import save_state
+from bomf.core.errors import BomfError
+from bomf.fusion import METHODS, get_method
+
+from toy_fusion import make_objective
+
+PEAK = 1.4
+
+
+def peaked(w):
+    v = float(w)
+    return -(v - PEAK) ** 2, (v - 1.0) ** 2
+
+
+def reference_greedy(values, f):
+    """The model-soups rule written out plainly."""
+    scores = [f(v)[0] for v in values]
+    losses = [f(v)[1] for v in values]
+    order = sorted(range(len(values)), key=lambda k: (-scores[k], losses[k], k))
+    kept = [order[0]]
+    best = scores[order[0]]
+    for c in order[1:]:
+        trial = kept + [c]
+        s = f(sum(values[i] for i in trial) / len(trial))[0]
+        if s > best:
+            kept, best = trial, s
+    return sorted(kept)
+
+
+def test_uniform_soup_is_the_mean():
+    obj, pool, _ = make_objective([[0.0, 3.0], [1.0, 5.0], [2.0, 7.0]], lambda w: (0.0, 0.0))
+    res = get_method("uniform_soup").run(obj, pool, budget=0, seed=0)
+    assert res.weights == pytest.approx([1 / 3] * 3)
+    pool.fuse(res.weights)
+    assert torch.allclose(pool.model.weight, torch.tensor([[1.0, 5.0]]))
+
+
+def test_last_and_best_pick_the_right_member():
+    obj, pool, _ = make_objective([[0.0], [1.5], [1.0], [3.0]], peaked)
+    assert get_method("last").run(obj, pool, 0, 0).weights == [0, 0, 0, 1.0]
+    best = get_method("best").run(obj, pool, 0, 0)
+    assert best.weights == [0, 1.0, 0, 0] and best.info["member"] == 1
+
+
+@pytest.mark.parametrize("values, expected", [([0.0, 1.0, 2.0, 3.0], [1, 2]), ([0.0, 5.0, 10.0], [1])])
+def test_greedy_soup_accepts_what_the_reference_rule_accepts(values, expected):
+    f = peaked if expected != [1] else (lambda w: (-(float(w) - 5.0) ** 2, float(w) ** 2))
+    assert reference_greedy(values, f) == expected
+    obj, pool, _ = make_objective([[v] for v in values], f)
+    res = get_method("greedy_soup").run(obj, pool, 0, 0)
+    assert res.info["accepted"] == expected
+    assert res.weights == pytest.approx([1 / len(expected) if i in expected else 0.0 for i in range(len(values))])
+    assert obj.n_evaluations == len(values) - 1  # one pass, one evaluation per candidate
+
+
+def test_greedy_soup_rejects_a_tie():
+    obj, pool, _ = make_objective([[1.0], [1.0]], lambda w: (0.5, 0.1))
+    assert get_method("greedy_soup").run(obj, pool, 0, 0).info["accepted"] == [0]
+
+
+def test_swa_baseline_evaluates_the_stored_average(tmp_path):
+    states = [{"weight": torch.tensor([[float(v)]])} for v in (1.0, 2.0, 6.0)]
+    model = torch.nn.Linear(1, 1, bias=False)
+    avg = AveragedModel(model)
+    for s in states:
+        model.load_state_dict(s)
+        avg.update_parameters(model)
+    save_state(tmp_path / "swa.safetensors", avg.module.state_dict())
+    obj, pool, _ = make_objective([[1.0], [2.0], [6.0]], lambda w: (float(w), 0.0))
+    pool.swa_file = tmp_path / "swa.safetensors"
+    res = get_method("swa").run(obj, pool, 0, 0)
+    assert res.state_source == "swa" and res.evaluation.metrics["accuracy"] == pytest.approx(3.0)
+
+
+def test_random_search_spends_its_budget_and_is_seeded():
+    def run(seed):
+        obj, pool, _ = make_objective([[0.0], [1.0], [2.0]], peaked)
+        res = get_method("random_search").run(obj, pool, budget=7, seed=seed)
+        return obj.n_evaluations, res.weights, res.evaluation.metrics["accuracy"]
+
+    n, w, acc = run(0)
+    assert n == 7 and run(0) == (n, w, acc) and run(1)[1] != w
+    assert acc >= peaked(1.0)[0]  # never worse than the best member, which is a candidate
+
+
+def test_registry_lists_every_method_with_a_description():
+    for name in ("bomf", "bo_loss", "bo_metric", "last", "best", "swa", "uniform_soup", "greedy_soup", "random_search"):
+        assert name in METHODS and get_method(name).description
+    with pytest.raises(BomfError, match="unknown method 'nope'"):
+        get_method("nope")
+    with pytest.raises(BomfError, match="has no option 'bogus'"):
+        get_method("bomf").check_options({"bogus": 1})

@@ -1,0 +1,81 @@
+"""Fusion cells end to end on a tiny real trajectory: every method, records, caching, test once."""
+
+import json
+
+import pytest
+
+from bomf.fusion import METHODS
+from bomf.fusion.pipeline import FusionRequest, fusion_folder, run_fusion
+
+from helpers import tiny_request
+
+FAST = (("num_restarts", 2), ("raw_samples", 32))
+
+
+@pytest.fixture(scope="module")
+def traj_request():
+    return tiny_request(seed=0, num_members=4, epochs=2)
+
+
+def _run(traj_request, method, budget=6, options=()):
+    return run_fusion(FusionRequest(trajectory=traj_request, method=method, budget=budget, options=options), device="cpu")
+
+
+@pytest.mark.parametrize("method", sorted(METHODS.names()))
+def test_every_method_produces_a_complete_record(traj_request, method):
+    options = FAST if method in ("bomf", "bo_loss", "bo_metric") else ()
+    rec = _run(traj_request, method, options=options)
+    assert rec["method"] == method and rec["task"] == "rt-polarity"
+    assert set(rec["test"]["metrics"]) == {"accuracy", "f1"} and rec["test"]["n"] == 48
+    assert rec["costs"]["fused_evaluations"] <= max(6, 4) and rec["git_commit"] is not None
+    if METHODS.get(method).search:
+        assert rec["costs"]["fused_evaluations"] == 6 and rec["costs"]["budget"] == 6
+    if rec["weights"] is not None:
+        assert len(rec["weights"]) == 4 and abs(sum(rec["weights"]) - 1) < 1e-9
+    assert (fusion_folder(FusionRequest(trajectory=traj_request, method=method, budget=6, options=options))
+            / "record.json").exists()
+
+
+def test_identical_request_reuses_the_record(traj_request, monkeypatch):
+    first = _run(traj_request, "uniform_soup")
+    import bomf.fusion.pipeline as P
+
+    monkeypatch.setattr(P, "train_trajectory", lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed")))
+    assert _run(traj_request, "uniform_soup") == first
+
+
+def test_learned_soup_lowers_the_val_loss_from_uniform(traj_request):
+    uniform = _run(traj_request, "uniform_soup")
+    learned = _run(traj_request, "learned_soup", options=(("epochs", 10), ("lr", 0.2)))
+    assert learned["val"]["loss"] < uniform["val"]["loss"]
+    assert learned["info"]["gradient_steps"] == 10 * 2  # 48 val examples in batches of 32
+
+
+def test_smac_really_drives_smac_bo(traj_request):
+    rec = _run(traj_request, "smac_bo")
+    folder = rec["info"]["smac_output"]
+    histories = list(__import__("pathlib").Path(folder).rglob("runhistory.json"))
+    assert histories, "SMAC wrote no run history"
+    data = json.loads(histories[0].read_text())
+    # SMAC's own history holds every configuration it was told about: members + the budget.
+    assert len(data["data"]) == 6 + 4 == rec["info"]["smac_trials"]
+
+
+def test_bomf_record_carries_front_hypervolume_and_rule(traj_request):
+    rec = _run(traj_request, "bomf", options=FAST)
+    info = rec["info"]
+    assert info["pick_rule"] == "pareto_best_metric" and info["objective_names"] == ["accuracy", "f1", "neg_loss"]
+    assert len(info["hypervolume"]) == 6 and info["pareto_front"]
+    assert len(rec["history"]) == 6
+
+
+def test_a_resumed_cell_counts_the_replayed_evaluations_cost(traj_request):
+    request = FusionRequest(trajectory=traj_request, method="random_search", budget=5)
+    first = run_fusion(request, device="cpu")
+    (fusion_folder(request) / "record.json").unlink()  # as if killed after the last evaluation
+    resumed = run_fusion(request, device="cpu")
+    assert resumed["costs"]["computed_evaluations"] == 0 and resumed["costs"]["replayed_evaluations"] == 5
+    journal_seconds = sum(h["seconds"] for h in first["history"])
+    assert resumed["costs"]["eval_seconds"] == pytest.approx(journal_seconds)
+    assert resumed["costs"]["method_seconds"] >= journal_seconds
+    assert resumed["weights"] == first["weights"] and resumed["test"] == first["test"]

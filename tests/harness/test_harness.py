@@ -1,0 +1,99 @@
+"""The harness on a tiny real suite: store, skipping, incremental methods, tables, plots."""
+
+import json
+
+import pytest
+
+import bomf.harness.run as H
+from bomf.cli import main
+from bomf.harness.store import ResultStore
+from bomf.harness.suite import load_suite
+
+SUITE = """
+name = "tiny"
+seeds = [0, 1]
+budget = 4
+methods = [{methods}]
+[train]
+epochs = 1
+batch_size = 16
+num_members = 3
+lr = 1e-3
+[method_options.bomf]
+num_restarts = 2
+raw_samples = 32
+[[tasks]]
+name = "rt-polarity"
+models = ["tiny-bert"]
+limits = {{ train = 64, val = 48, test = 64 }}
+"""
+FIRST = '"bomf", "uniform_soup", "greedy_soup", "last", "best", "swa"'
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    path = root / "tiny.toml"
+    path.write_text(SUITE.format(methods=FIRST))
+    store = ResultStore(root / "runs")
+    report = H.run_suite(load_suite(str(path)), store=store, device="cpu", progress=False)
+    return root, path, store, report
+
+
+def test_every_cell_has_a_complete_record(sweep):
+    root, path, store, report = sweep
+    assert report.computed == 12 and report.skipped == 0
+    records = store.records("tiny")
+    assert len(records) == 12
+    for rec in records:
+        for field in ("request", "key", "git_commit", "versions", "hardware", "seed", "weights", "test", "val", "costs",
+                      "history", "stage1", "label", "cell"):
+            assert field in rec, field
+        assert rec["suite"] == "tiny" and len(rec["test"]["predictions"]) == 64
+    labels = {(r["label"], r["seed"]) for r in records}
+    assert len(labels) == 12
+
+
+def test_a_second_run_computes_nothing(sweep, monkeypatch):
+    root, path, store, _ = sweep
+    monkeypatch.setattr(H, "run_fusion", lambda *a, **k: pytest.fail("recomputed a stored cell"))
+    monkeypatch.setattr(H, "prepare_context", lambda *a, **k: pytest.fail("loaded a trajectory"))
+    report = H.run_suite(load_suite(str(path)), store=store, device="cpu", progress=False)
+    assert report.computed == 0 and report.skipped == 12
+
+
+def test_adding_a_method_computes_only_its_cells(sweep, monkeypatch):
+    root, path, store, _ = sweep
+    path2 = root / "tiny2.toml"
+    path2.write_text(SUITE.format(methods=FIRST + ', "random_search"'))
+    ran = []
+    real = H.run_fusion
+    monkeypatch.setattr(H, "run_fusion", lambda req, *a, **k: ran.append(req.method) or real(req, *a, **k))
+    report = H.run_suite(load_suite(str(path2)), store=store, device="cpu", progress=False)
+    assert report.computed == 2 and ran == ["random_search", "random_search"]
+
+
+def test_tables_and_plots_regenerate_identically_from_records(sweep, monkeypatch, capsys):
+    root, path, store, _ = sweep
+    monkeypatch.setenv("BOMF_RESULTS", str(root))
+    assert main(["tables", str(path)]) == 0
+    table_dir = root / "tables" / "tiny"
+    first = {p.name: p.read_bytes() for p in table_dir.iterdir()}
+    assert {"summary.md", "summary.csv", "summary.tex", "README.md",
+            "rt-polarity__tiny-bert__default.md"} <= set(first)
+    md = first["rt-polarity__tiny-bert__default.md"].decode()
+    for label in ("bomf", "uniform_soup", "greedy_soup", "swa"):
+        assert label in md
+    assert "±" in md and ("noise" in md or "better" in md or "worse" in md) and "reference" in md
+    plots = list((root / "plots" / "tiny").glob("*.png"))
+    assert any(p.name.startswith("landscape__") for p in plots) and any(p.name.startswith("search__") for p in plots)
+    assert main(["run", str(path), "--tables-only"]) == 0
+    assert {p.name: p.read_bytes() for p in table_dir.iterdir()} == first
+
+
+def test_a_record_traces_to_its_config_and_commit(sweep):
+    _, _, store, _ = sweep
+    rec = store.records("tiny")[0]
+    assert rec["trajectory"]["request"]["config"]["num_members"] == 3
+    assert rec["request"]["trajectory"] == rec["trajectory"]["key"]
+    assert json.dumps(rec)  # plain JSON all the way down

@@ -1,0 +1,69 @@
+"""Suites are validated before any compute, with one-line messages."""
+
+import pytest
+
+from bomf.core.errors import BomfError
+from bomf.harness.suite import load_suite
+
+GOOD = """
+name = "t"
+seeds = [0]
+budget = 3
+methods = ["uniform_soup", "bomf_p"]
+[variants.bomf_p]
+method = "bomf"
+options = { objectives = "primary" }
+[train]
+epochs = 1
+[[tasks]]
+name = "rt-polarity"
+models = ["tiny-bert"]
+limits = { train = 64 }
+"""
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    return str(p)
+
+
+def test_a_good_suite_expands_to_cells(tmp_path):
+    suite = load_suite(_write(tmp_path, GOOD))
+    cells = suite.cells()
+    assert [c.label for c in cells] == ["uniform_soup", "bomf_p"]
+    assert cells[1].method == "bomf" and dict(cells[1].options) == {"objectives": "primary"}
+    assert cells[0].train.epochs == 1 and cells[0].limits.train == 64 and cells[0].limits.val is None
+    assert cells[0].relpath() == "t/rt-polarity/tiny-bert/default/uniform_soup/seed0.json"
+
+
+@pytest.mark.parametrize("change, message", [
+    (("seeds = [0]", "seeds = []"), "seeds must be"),
+    (("budget = 3", "budget = 0"), "budget must be"),
+    (('"uniform_soup", "bomf_p"', '"uniform_soup", "nope"'), "unknown method 'nope'"),
+    (('name = "rt-polarity"', 'name = "nope"'), "unknown task 'nope'"),
+    (('models = ["tiny-bert"]', 'models = ["gpt-17"]'), "unknown model 'gpt-17'"),
+    (('objectives = "primary"', 'bogus = 1'), "has no option 'bogus'"),
+    (("epochs = 1", "epoch = 1"), "no field 'epoch'"),
+    (("epochs = 1", "lr = -1.0"), "learning rate"),
+    (('name = "t"', 'name = "t"\ncolour = 1'), "unknown key 'colour'"),
+    (("limits = { train = 64 }", "limits = { dev = 64 }"), "unknown split 'dev'"),
+    (("[train]", "[train"), "not valid TOML"),
+    (('"uniform_soup", "bomf_p"', '"uniform_soup", "uniform_soup"'), "twice"),
+    (('models = ["tiny-bert"]', 'models = ["tiny-llama"]'), "cannot use model tiny-llama"),
+    (('name = "rt-polarity"', 'name = "aclsum-summ"'), "give it a decoder"),
+])
+def test_malformed_or_contradictory_suites_are_rejected(tmp_path, change, message):
+    with pytest.raises(BomfError, match=message) as err:
+        load_suite(_write(tmp_path, GOOD.replace(*change)))
+    assert "\n" not in str(err.value)
+
+
+def test_shipped_suites_validate():
+    for name in ("smoke", "offline", "paper", "stage1", "generation"):
+        suite = load_suite(name)
+        assert suite.cells()
+    # 4 GLUE tasks + SQuAD v2 (T5-base) + SAMSum (Qwen2.5-0.5B, LoRA), 3 seeds, 12 methods/variants
+    assert len(load_suite("paper").cells()) == 6 * 3 * 12
+    with pytest.raises(BomfError, match="unknown suite 'nope'"):
+        load_suite("nope")
