@@ -84,11 +84,10 @@ def test_a_resumed_cell_counts_the_replayed_evaluations_cost(traj_request):
 SMALL = {"num_restarts": 2, "raw_samples": 32, "epochs": 1}
 
 
-@pytest.mark.parametrize("method", sorted(METHODS.names()))
-def test_no_method_can_reach_the_test_split(traj_request, method, monkeypatch):
-    """While a method runs, the test split is out of reach: calling the test evaluator, loading
-    a task's splits, or building an evaluator of the test split raises. The pipeline evaluates
-    the test split exactly once, after the method has returned."""
+def guard_the_test_split(monkeypatch, spec):
+    """Run ``spec`` through the pipeline with the test split out of reach while it runs: calling
+    the test evaluator, loading a task's splits, or building a test evaluator raises (and is
+    noted in ``state["blocked"]``). Returns the state: test evaluations counted after the method."""
     from dataclasses import replace
 
     import bomf.evaluation.factory as factory
@@ -103,7 +102,7 @@ def test_no_method_can_reach_the_test_split(traj_request, method, monkeypatch):
     def guard(what):
         if state["in_method"]:
             state["blocked"].append(what)
-            raise AssertionError(f"method {method} reached {what}")
+            raise AssertionError(f"method {spec.name} reached {what}")
 
     real_prepare = P.prepare_context
 
@@ -120,8 +119,6 @@ def test_no_method_can_reach_the_test_split(traj_request, method, monkeypatch):
 
         ctx.test = test_evaluator
         return ctx
-
-    spec = METHODS.get(method)
 
     def method_fn(*args, **kwargs):
         state["in_method"] = True
@@ -153,8 +150,53 @@ def test_no_method_can_reach_the_test_split(traj_request, method, monkeypatch):
     guarded(build, "build_evaluator", 1)
     guarded(P, "build_evaluator", 1)
     guarded(factory, "make_evaluator", 7)
+    return state
+
+
+@pytest.mark.parametrize("method", sorted(METHODS.names()))
+def test_no_method_can_reach_the_test_split(traj_request, method, monkeypatch):
+    """While a method runs, the test split is out of reach; the pipeline evaluates the test
+    split exactly once, after the method has returned."""
+    spec = METHODS.get(method)
+    state = guard_the_test_split(monkeypatch, spec)
     options = tuple(sorted((k, v) for k, v in SMALL.items() if k in spec.options))
     rec = run_fusion(FusionRequest(trajectory=traj_request, method=method, budget=4, seed=1, options=options),
                      device="cpu")
     assert state["blocked"] == [] and state["test_calls"] == 1
     assert rec["test"]["n"] == 48 and rec["method_seed"] == 1
+
+
+def test_the_guard_stops_a_method_that_reaches_for_the_test_split(traj_request, monkeypatch):
+    """The guard is not vacuous: a method that loads the task's splits to look at test is stopped."""
+    from bomf.fusion.methods import MethodSpec
+    from bomf.tasks import get_task
+
+    def peeking(objective, pool, budget, seed):
+        get_task("rt-polarity").load_splits()  # would give it the test labels
+        return None
+
+    state = guard_the_test_split(monkeypatch, MethodSpec("uniform_soup", peeking, "peeks at test", False, {}))
+    with pytest.raises(AssertionError, match="reached Task.load_splits"):
+        run_fusion(FusionRequest(trajectory=traj_request, method="uniform_soup", seed=2), device="cpu")
+    assert state["blocked"] == ["Task.load_splits"] and state["test_calls"] == 0
+
+
+def test_the_fusion_key_holds_effective_option_values(traj_request, monkeypatch):
+    """Issue 13: the key held only the options a suite set, so a later change of a default kept
+    serving records made with the old one. Now: a default and its explicit value give one key,
+    and a changed default gives another."""
+    from dataclasses import replace
+
+    from bomf.fusion import methods as M
+
+    implicit = FusionRequest(trajectory=traj_request, method="bomf", budget=6)
+    explicit = FusionRequest(trajectory=traj_request, method="bomf", budget=6, options=(("num_restarts", 10),))
+    assert implicit.key() == explicit.key()
+    options = implicit.identity()["options"]
+    assert options == {"n_init": None, "pick_rule": "pareto_best_metric", "objectives": "all", "num_restarts": 10,
+                       "raw_samples": 512, "margin": 0.1}
+    spec = M.METHODS.get("bomf")
+    changed = {**spec.options, "num_restarts": replace(spec.options["num_restarts"], default=20)}
+    monkeypatch.setitem(M.METHODS._items, "bomf", replace(spec, options=changed))
+    assert implicit.key() != explicit.key() == FusionRequest(trajectory=traj_request, method="bomf", budget=6,
+                                                             options=(("num_restarts", 10),)).key()
