@@ -17,6 +17,11 @@ def test_list_shows_every_registry(capsys):
     out = capsys.readouterr().out
     for name in ("bomf", "bo_loss", "greedy_soup", "smac_bo", "learned_soup"):
         assert name in out
+    # Each option with its type, range and default, from its one declaration.
+    assert "num_restarts: int in [1, 1000] (default 10)" in out and "lr: float > 0 (default 0.05)" in out
+    assert main(["list", "stage1"]) == 0
+    out = capsys.readouterr().out
+    assert "hpbo_full" in out and "trials: int in [1, 10000] (default 6)" in out
 
 
 def test_unknown_names_give_one_line_and_exit_2():

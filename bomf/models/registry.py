@@ -92,22 +92,29 @@ class ModelSpec:
         download): pin a revision in the id if the upstream weights may change.
         """
         if id(self) not in _FINGERPRINTS:
-            if self.source == "random":
-                fp = {"weights": "random:" + content_key(self.config),
-                      "tokenizer": get_model(self.tokenizer_from or "minilm").fingerprint()["tokenizer"]}
+            if self.source == "random":  # initialised from the seed; the config says the rest
+                weights = "random:" + content_key(self.config)
             elif self.source == "hub":
                 assert self.locate is not None
-                fp = {"weights": f"hub:{self.locate()}", "tokenizer": f"hub:{self.locate()}"}
+                weights = f"hub:{self.locate()}"
             else:
-                folder = self._path()
-                # transformers prefers safetensors: a .bin beside them is never read.
                 from pathlib import Path
 
+                folder = self._path()
+                # transformers prefers safetensors: a .bin beside them is never read.
                 skip = ("*.bin",) if any(Path(folder).glob("*.safetensors")) else ()
-                fp = {"weights": files_digest(folder, WEIGHT_FILES, exclude=skip)[:16],
-                      "tokenizer": files_digest(folder, TOKENIZER_FILES)[:16]}
-            _FINGERPRINTS[id(self)] = (self, fp)
+                weights = files_digest(folder, WEIGHT_FILES, exclude=skip)[:16]
+            _FINGERPRINTS[id(self)] = (self, {"weights": weights, "tokenizer": self.tokenizer_fingerprint()})
         return _FINGERPRINTS[id(self)][1]
+
+    def tokenizer_fingerprint(self) -> str:
+        """A digest of the tokenizer files this name loads (a random model: its lender's)."""
+        if self.source == "random":
+            return get_model(self.tokenizer_from or "minilm").tokenizer_fingerprint()
+        if self.source == "hub":
+            assert self.locate is not None
+            return f"hub:{self.locate()}"
+        return files_digest(self._path(), TOKENIZER_FILES)[:16]
 
     def load_tokenizer(self):
         from transformers import AutoTokenizer
