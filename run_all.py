@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     forwarded = ["run", args.suite, "--executor", args.executor, "--device", args.device]
-    for flag in ("tables_only", "dry_run", "quiet"):
+    for flag in ("tables_only", "skip_bad_records", "dry_run", "quiet"):
         if getattr(args, flag):
             forwarded.append("--" + flag.replace("_", "-"))
     if args.address:

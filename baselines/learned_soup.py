@@ -9,16 +9,19 @@ is gradient passes over val, recorded in ``info``; the final weights cost one fu
 
 import random
 import time
+from typing import Annotated
 
 import torch
 from torch.func import functional_call
 
 from bomf.core.errors import BomfError
+from bomf.core.options import Range
 from bomf.fusion import FusionResult, register_method
 
 
 @register_method("learned_soup", search=False)
-def learned_soup(objective, pool, budget, seed, *, epochs=3, lr=0.05):
+def learned_soup(objective, pool, budget, seed, *, epochs: Annotated[int, Range(1, 10_000)] = 3,
+                 lr: Annotated[float, Range(0, None, low_open=True)] = 0.05):
     """Softmax fusion weights trained by Adam on the val loss through a functional forward."""
     evaluator = objective.evaluator
     if not hasattr(evaluator, "batch_loss"):

@@ -4,14 +4,17 @@ Uses the same budget of fused evaluations as the BO methods; the members' known 
 are candidates too, as they are for BOMF.
 """
 
+from typing import Annotated
+
 import numpy as np
 
+from bomf.core.options import Range
 from bomf.fusion import FusionResult, register_method
 from bomf.fusion.search import member_evaluations, pick
 
 
 @register_method("random_search")
-def random_search(objective, pool, budget, seed, *, concentration=1.0):
+def random_search(objective, pool, budget, seed, *, concentration: Annotated[float, Range(0, None, low_open=True)] = 1.0):
     """Random Dirichlet weights within the budget; the best primary val metric wins."""
     rng = np.random.default_rng(seed)
     evaluations = list(member_evaluations(objective))

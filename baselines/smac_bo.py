@@ -9,13 +9,15 @@ the run is seeded, and SMAC writes its run history under the fusion cell's folde
 import logging
 import tempfile
 from pathlib import Path
+from typing import Annotated
 
+from bomf.core.options import Range
 from bomf.fusion import FusionResult, register_method
 from bomf.fusion.search import pick, simplex_weights
 
 
 @register_method("smac_bo")
-def smac_bo(objective, pool, budget, seed, *, n_init=None):
+def smac_bo(objective, pool, budget, seed, *, n_init: Annotated[int, Range(1)] | None = None):
     """SMAC3 BlackBoxFacade (GP-BO) on the primary val metric, ask/tell, same space and budget as BOMF."""
     from ConfigSpace import Configuration, ConfigurationSpace, Float
     from smac import BlackBoxFacade, Scenario

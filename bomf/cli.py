@@ -1,5 +1,9 @@
 """The ``bomf`` command line.
 
+Every command fails in one line with exit status 2 on a problem the user can fix: bad input
+(``BomfError``), or a file operation that failed (permission denied, disk full: ``OSError``).
+Commands that compute check first that the cache can be written.
+
 Example:
     $ bomf list tasks
     $ bomf trajectory --task rt-polarity --model minilm --seed 0
@@ -27,11 +31,27 @@ def _cmd_list(args: argparse.Namespace) -> None:
 
         rows = [(n, s.source, s.params, s.description) for n, s in MODELS]
         print(tabulate(rows, headers=["model", "source", "params", "description"]))
+    elif args.what == "stage1":
+        from .stage1.strategies import STAGE1
+
+        rows = [(n, s.description, _options_text(s.options)) for n, s in STAGE1]
+        print(tabulate(rows, headers=["strategy", "description", "options"]))
     else:
         from .fusion import METHODS
 
-        rows = [(n, "search" if m.search else "fixed", m.description) for n, m in METHODS]
-        print(tabulate(rows, headers=["method", "kind", "description"]))
+        rows = [(n, "search" if m.search else "fixed", m.description, _options_text(m.options)) for n, m in METHODS]
+        print(tabulate(rows, headers=["method", "kind", "description", "options"]))
+
+
+def _options_text(options: dict) -> str:
+    """One line per option: ``name: type and range (default)``, from its declaration."""
+    return "\n".join(f"{name}: {opt.describe()}" for name, opt in options.items()) or "-"
+
+
+def _check_cache_writable() -> None:
+    from .core.paths import cache_dir, check_writable
+
+    check_writable(cache_dir(), "cache", "BOMF_CACHE")
 
 
 def add_trajectory_args(p: argparse.ArgumentParser) -> None:
@@ -78,7 +98,8 @@ def request_from_args(args: argparse.Namespace):
         start_fraction=args.start_fraction, freeze_layers=args.freeze_layers, max_steps=args.max_steps,
         lora_rank=args.lora_rank, eval_batch_size=args.eval_batch_size, max_length=args.max_length,
     )
-    return TrajectoryRequest(task=args.task, model=args.model, seed=args.seed, config=config, limits=limits)
+    return TrajectoryRequest(task=args.task, model=args.model, seed=args.seed, config=config, limits=limits,
+                             device=args.device)
 
 
 def _cmd_trajectory(args: argparse.Namespace) -> None:
@@ -88,10 +109,11 @@ def _cmd_trajectory(args: argparse.Namespace) -> None:
     from .training.trajectory import evaluate_trajectory, load_trajectory, train_trajectory
 
     request = request_from_args(args)
+    _check_cache_writable()
     task = get_task(request.task)
     cached = load_trajectory(request) is not None
     t0 = time.perf_counter()
-    traj = train_trajectory(request, device=args.device, progress=not args.quiet)
+    traj = train_trajectory(request, progress=not args.quiet)
     test = evaluate_trajectory(traj, "test", device="cpu" if args.device == "auto" else args.device)
     wall = time.perf_counter() - t0
     m = task.primary_metric
@@ -131,11 +153,13 @@ def _cmd_fuse(args: argparse.Namespace) -> None:
 
     request = request_from_args(args)
     spec = get_method(args.method)
-    options = tuple(sorted(_parse_option(o) for o in args.option))
-    spec.check_options(dict(options))
+    given = dict(_parse_option(o) for o in args.option)
+    resolved = spec.resolve_options(given, where=f"method {args.method}: --option")
+    options = tuple(sorted((k, resolved[k]) for k in given))
     freq = FusionRequest(trajectory=request, method=args.method, budget=args.budget, seed=args.method_seed, options=options)
-    record = run_fusion(freq, device=args.device, progress=not args.quiet)
-    traj = train_trajectory(request, device=args.device)
+    _check_cache_writable()
+    record = run_fusion(freq, progress=not args.quiet)
+    traj = train_trajectory(request)
     test = evaluate_trajectory(traj, "test", device="cpu")
     m = record["primary_metric"]
     members = traj.info["members"]
@@ -163,13 +187,19 @@ def _cmd_fuse(args: argparse.Namespace) -> None:
         print("weights:", " ".join(f"{w:.3f}" for w in (record["weights"] or [])))
 
 
-def regenerate_tables(suite_name: str) -> None:
+def regenerate_tables(suite_name: str, skip_bad: bool = False) -> None:
+    """Tables and plots from a suite's stored records. Every unusable record (damaged JSON, a
+    record lacking what tables read) is named in one line on stderr; then, unless ``skip_bad``,
+    the command fails rather than build tables from part of the results."""
     from .core.paths import results_root
     from .reports.plots import write_plots
     from .harness.store import ResultStore
     from .reports.tables import write_tables
 
-    records = ResultStore().records(suite_name)
+    store = ResultStore()
+    records = store.records(suite_name, skip_bad=skip_bad)  # BadRecordsError names each unusable one
+    for line in store.scan(suite_name)[1] if skip_bad else ():
+        print(f"bomf: {line}; left out of the tables", file=sys.stderr)
     if not records:
         raise BomfError(f"no records for suite '{suite_name}' under {ResultStore().root}; run it first (bomf run {suite_name})")
     tables = write_tables(records, results_root() / "tables" / suite_name, title=f"suite {suite_name}")
@@ -187,10 +217,10 @@ def _cmd_run(args: argparse.Namespace) -> None:
 
     suite = load_suite(args.suite)  # validated before any compute; run_suite checks the folders
     if args.tables_only:
-        regenerate_tables(suite.name)
+        regenerate_tables(suite.name, skip_bad=args.skip_bad_records)
         return
     cells = suite.cells()
-    groups, skipped = pending_groups(suite, ResultStore())
+    groups, skipped = pending_groups(suite, ResultStore(), args.device)
     print(f"suite {suite.name}: {len(cells)} cells in {len({c.group() for c in cells})} trajectories; "
           f"{skipped} already stored, {sum(len(g) for g in groups)} to run")
     if args.dry_run:
@@ -201,16 +231,16 @@ def _cmd_run(args: argparse.Namespace) -> None:
     others = f", {report.stored_meanwhile} stored meanwhile by another process" if report.stored_meanwhile else ""
     left = f", left {len(report.left)} to another process" if report.left else ""
     print(f"computed {report.computed} cells, skipped {report.skipped}{others}{left}, in {report.seconds:.0f} s")
-    if report.left and not ResultStore().records(suite.name):
+    if report.left and not ResultStore().scan(suite.name)[0]:
         print("no records yet; the process computing them writes the tables when it finishes")
         return
-    regenerate_tables(suite.name)
+    regenerate_tables(suite.name, skip_bad=args.skip_bad_records)
 
 
 def _cmd_tables(args: argparse.Namespace) -> None:
     from .harness.suite import load_suite
 
-    regenerate_tables(load_suite(args.suite).name)
+    regenerate_tables(load_suite(args.suite).name, skip_bad=args.skip_bad_records)
 
 
 def _cmd_stage1(args: argparse.Namespace) -> None:
@@ -221,6 +251,8 @@ def _cmd_stage1(args: argparse.Namespace) -> None:
     request = request_from_args(args)
     strategy = get_stage1(args.strategy)
     options = dict(_parse_option(o) for o in args.option)
+    strategy.resolve_options(options, where=f"stage-1 strategy {args.strategy}: --option")
+    _check_cache_writable()
     result = strategy.choose(request.task, request.model, request.seed, request.config, request.limits, **options)
     rows = [(i, f"{t['values']['lr']:.2e}", t["values"]["batch_size"], t["status"], f"{t['score']:.4f}",
              t["optimizer_steps"], f"{t['seconds']:.1f}") for i, t in enumerate(result.info.get("trials", []))]
@@ -239,6 +271,7 @@ def _cmd_align(args: argparse.Namespace) -> None:
     from .stage1.alignment import alignment
 
     request = request_from_args(args)
+    _check_cache_writable()
     res = alignment(request.task, request.model, request.seed, request.config, request.limits, args.lrs,
                     args.batch_sizes, args.proxy_layers)
     rows = [(f"{p['lr']:.1e}", p["batch_size"], f"{a:.4f}", f"{b:.4f}")
@@ -252,6 +285,8 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", default="local", choices=["local", "ray"])
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray instance)")
     p.add_argument("--tables-only", action="store_true", help="regenerate tables and plots from stored records")
+    p.add_argument("--skip-bad-records", action="store_true",
+                   help="build tables without records that cannot be read or are incomplete (each is still named)")
     p.add_argument("--dry-run", action="store_true", help="validate and expand the suite; run nothing")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -260,8 +295,8 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bomf", description="BOMF: Bayesian-optimisation model fusion, and its benchmark")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("list", help="list tasks, models or methods")
-    p.add_argument("what", choices=["tasks", "models", "methods"])
+    p = sub.add_parser("list", help="list tasks, models, methods (with their options) or stage-1 strategies")
+    p.add_argument("what", choices=["tasks", "models", "methods", "stage1"])
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("trajectory", help="fine-tune one trajectory (cached) and print its members' val/test scores")
     add_trajectory_args(p)
@@ -270,16 +305,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fuse", help="fuse a (cached) trajectory with a named method; print val/test scores and cost")
     add_trajectory_args(p)
     p.add_argument("--method", default="bomf", help="fusion method (bomf list methods)")
-    p.add_argument("--budget", type=int, default=None, help="fused evaluations for search methods (default 5 x K)")
+    p.add_argument("--budget", type=int, default=None,
+                   help="fused evaluations for search methods, at least 1 (default 5 x K)")
     p.add_argument("--method-seed", type=int, default=None, help="the method's seed (default: --seed)")
-    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", help="a method option (repeatable)")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="a method option (repeatable; bomf list methods shows each method's options, types and ranges)")
     p.add_argument("--weights", action="store_true", help="print the chosen weights")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_fuse)
     p = sub.add_parser("stage1", help="run a stage-1 hyperparameter strategy and print its trials and choice")
     add_trajectory_args(p)
     p.add_argument("--strategy", default="bomf", help="default, bomf (proxy BO), hpbo_full, grid")
-    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", help="a strategy option")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="a strategy option (repeatable; bomf list stage1 shows them)")
     p.set_defaults(func=_cmd_stage1)
     p = sub.add_parser("align", help="rank correlation of a (lr, batch) grid's scores on the proxy and the full model")
     add_trajectory_args(p)
@@ -293,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("tables", help="regenerate a suite's tables and plots from its stored records")
     p.add_argument("suite", nargs="?", default="offline")
+    p.add_argument("--skip-bad-records", action="store_true",
+                   help="build tables without records that cannot be read or are incomplete (each is still named)")
     p.set_defaults(func=_cmd_tables)
     return parser
 
@@ -302,7 +342,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except BomfError as exc:
+        for line in getattr(exc, "problems", ()):
+            print(f"bomf: {line}", file=sys.stderr)
         print(f"bomf: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file operation outside the atomic writers (journals, folders): still one line
+        from .core.atomic import describe_os_error
+
+        print(f"bomf: error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bomf: interrupted; re-run the same command to continue", file=sys.stderr)

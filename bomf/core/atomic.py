@@ -1,17 +1,22 @@
 """Atomic writes: a reader sees the old file or the complete new one, never a partial one.
 
 Every file bomf writes goes through here: write to a temporary file in the same folder,
-flush and fsync, then ``os.replace`` (atomic on POSIX).
+flush and fsync, then ``os.replace`` (atomic on POSIX). A write that fails (permission denied,
+disk full, read-only filesystem) removes its temporary file and raises ``UnwritableError``: one
+line naming the file, the reason and the fix, which the CLI prints with exit status 2.
 
 Example:
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.json"
     >>> write_json(p, {"a": 1}); read_json(p)
     {'a': 1}
+    >>> describe_os_error(OSError(28, "No space left on device", "/x/y"), "write")
+    'cannot write /x/y (No space left on device); free space there or point BOMF_CACHE / BOMF_RESULTS at another disk'
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -21,6 +26,23 @@ from typing import Any, Iterator
 
 from .errors import BomfError
 from .paths import UnwritableError
+
+_FIX = {
+    errno.ENOSPC: "free space there or point BOMF_CACHE / BOMF_RESULTS at another disk",
+    errno.EDQUOT: "free space there or point BOMF_CACHE / BOMF_RESULTS at another disk",
+    errno.EACCES: "fix its permissions or point BOMF_CACHE / BOMF_RESULTS at a writable folder",
+    errno.EPERM: "fix its permissions or point BOMF_CACHE / BOMF_RESULTS at a writable folder",
+    errno.EROFS: "point BOMF_CACHE / BOMF_RESULTS at a writable filesystem",
+}
+
+
+def describe_os_error(exc: OSError, action: str = "use", path: str | os.PathLike | None = None) -> str:
+    """One line for a failed file operation: what, where, why, and the fix."""
+    where = exc.filename if exc.filename is not None else path
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    fix = _FIX.get(exc.errno, "check that the folder exists and is writable (BOMF_CACHE, BOMF_RESULTS say where "
+                              "bomf writes)")
+    return f"cannot {action} {where if where is not None else 'a file'} ({reason}); {fix}"
 
 
 @contextmanager
@@ -40,6 +62,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
+    except OSError as exc:  # disk full, quota, permissions changed meanwhile: nothing half-written stays
+        raise UnwritableError(describe_os_error(exc, "write", path)) from exc
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

@@ -4,6 +4,8 @@ Example:
     >>> acc = make_accelerator("cpu")
     >>> str(acc.device), acc.mixed_precision
     ('cpu', 'no')
+    >>> compute_identity("cpu")
+    {'device': 'cpu', 'precision': 'no'}
 """
 
 from __future__ import annotations
@@ -18,6 +20,15 @@ def resolve_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
+
+
+def compute_identity(device: str = "auto") -> dict:
+    """Where a result is computed, as far as it changes the numbers: the device kind and the
+    precision ``make_accelerator`` would use there (part of every trajectory's cache key)."""
+    kind = resolve_device(device).split(":")[0]
+    if kind == "cuda":
+        return {"device": "cuda", "precision": "bf16" if torch.cuda.is_bf16_supported() else "no"}
+    return {"device": kind, "precision": "no"}
 
 
 def make_accelerator(device: str = "auto"):

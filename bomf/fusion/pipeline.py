@@ -5,24 +5,31 @@ returned, and evaluated exactly once on the chosen model. Evaluations are journa
 ``<cache>/fusion/<key>/`` so a killed fusion resumes where it stopped; the finished record is
 written atomically next to the journal and reused by an identical request.
 
+A request's identity (its cache key) holds the trajectory's key (data, weights, config, device,
+precision, trainer version), the method, budget, seed, every option's effective value (defaults
+filled in, so changing a default changes the key) and ``FUSION_VERSION``.
+
 Example:
     >>> from bomf.training import TrajectoryRequest
-    >>> req = FusionRequest(TrajectoryRequest("rt-polarity", "minilm", seed=0), method="uniform_soup")
-    >>> len(req.key())
-    16
+    >>> req = FusionRequest(TrajectoryRequest("rt-polarity", "tiny-bert", seed=0), method="bomf")
+    >>> len(req.key()), req.identity()["options"]["num_restarts"]
+    (16, 10)
+    >>> FusionRequest(req.trajectory, method="bomf", budget=0)
+    Traceback (most recent call last):
+    ...
+    bomf.core.errors.BomfError: budget must be a positive integer (fused evaluations a search method may spend), got 0; e.g. 30
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..core.atomic import read_json, write_json
-from ..training.checkpoint import load_state
 from ..core.device import resolve_device
+from ..core.errors import BomfError
+from ..core.fingerprint import content_key
 from .methods import get_method
 from .objective import Evaluation, FusionObjective
 from .pool import CheckpointPool
@@ -36,8 +43,12 @@ from ..training.trajectory import Trajectory, train_trajectory
 from ..training.request import TrajectoryRequest
 from ..training.build import build_evaluator, build_model
 
-# Bump when a change alters what a fusion record contains (part of the cache key).
-FUSION_VERSION = "1"
+# Bump when a change alters what a fusion record contains (part of the cache key): the pool,
+# objective, evaluator, search, BO numerics or a method's behaviour. tests/fusion/test_reproducible.py
+# compares every method's fusion of a tiny trajectory with bomf/fusion/behaviour.json (recorded
+# per FUSION_VERSION and TRAINER_VERSION) and fails when behaviour changed without a bump.
+# 2: keys hold every option's effective value; BO, pool and evaluator changes since version 1.
+FUSION_VERSION = "2"
 # Bump when the record's layout changes but its numbers do not: cached records of an older
 # layout are rebuilt from the evaluation journal (no fused evaluation is repeated).
 RECORD_VERSION = 2
@@ -52,6 +63,23 @@ class FusionRequest:
     seed: int | None = None  # the method's seed; None = the trajectory's seed
     options: tuple[tuple[str, object], ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        b = self.budget
+        if b is not None and (not isinstance(b, int) or isinstance(b, bool) or b < 1):
+            raise BomfError(f"budget must be a positive integer (fused evaluations a search method may spend), "
+                            f"got {b!r}; e.g. 30")
+        s = self.seed
+        if s is not None and (not isinstance(s, int) or isinstance(s, bool) or s < 0):
+            raise BomfError(f"the method's seed must be a non-negative integer, got {s!r}")
+
+    def on_device(self, device: str | None) -> "FusionRequest":
+        """This request with its trajectory on ``device`` (None: where it says)."""
+        return replace(self, trajectory=self.trajectory.on_device(device))
+
+    def effective_options(self) -> dict:
+        """Every option of the method, checked, with defaults filled in."""
+        return get_method(self.method).resolve_options(dict(self.options))
+
     def resolved_budget(self) -> int:
         return self.budget if self.budget is not None else BUDGET_PER_MEMBER * self.trajectory.config.num_members
 
@@ -64,12 +92,12 @@ class FusionRequest:
             "method": self.method,
             "budget": self.resolved_budget(),
             "seed": self.resolved_seed(),
-            "options": dict(self.options),
+            "options": self.effective_options(),
             "fusion_version": FUSION_VERSION,
         }
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return content_key(self.identity())
 
 
 def fusion_folder(request: FusionRequest) -> Path:
@@ -102,9 +130,11 @@ class FusionContext:
     device: str
 
 
-def prepare_context(trajectory: TrajectoryRequest, device: str = "auto", progress: bool = False) -> FusionContext:
-    device = resolve_device(device)
-    traj = train_trajectory(trajectory, device=device, progress=progress)
+def prepare_context(trajectory: TrajectoryRequest, device: str | None = None, progress: bool = False) -> FusionContext:
+    """Train (or load) the trajectory on ``device`` (None: the request's) and load what fusions share."""
+    trajectory = trajectory.on_device(device)
+    device = resolve_device(trajectory.device)
+    traj = train_trajectory(trajectory, progress=progress)
     treq = traj.request()
     task = get_task(treq.task)
     tokenizer = get_model(treq.model).load_tokenizer()
@@ -129,18 +159,18 @@ def cached_record(request: FusionRequest) -> dict | None:
     return None
 
 
-def run_fusion(request: FusionRequest, device: str = "auto", progress: bool = False,
+def run_fusion(request: FusionRequest, device: str | None = None, progress: bool = False,
                context: FusionContext | None = None) -> dict:
-    """Run (or reuse) one fusion cell and return its record."""
+    """Run (or reuse) one fusion cell on ``device`` (None: the request's) and return its record."""
+    request = request.on_device(device)
     spec = get_method(request.method)
-    options = dict(request.options)
-    spec.check_options(options)
+    options = request.effective_options()  # checked before anything is loaded
     cached = cached_record(request)
     if cached is not None:
         return cached
     folder = fusion_folder(request)
     record_path = folder / "record.json"
-    ctx = context or prepare_context(request.trajectory, device, progress)
+    ctx = context or prepare_context(request.trajectory, progress=progress)
     traj, task, pool, model = ctx.traj, ctx.task, ctx.pool, ctx.pool.model
     treq = traj.request()
     objective = FusionObjective(pool, ctx.val, task.metrics, task.primary_metric, prior=member_priors(traj),
@@ -154,7 +184,7 @@ def run_fusion(request: FusionRequest, device: str = "auto", progress: bool = Fa
 
     start = time.perf_counter()
     try:
-        result = spec.run(objective, pool, request.resolved_budget(), request.resolved_seed(), **options)
+        result = spec.fn(objective, pool, request.resolved_budget(), request.resolved_seed(), **options)
     finally:
         if bar is not None:
             bar.close()
@@ -165,7 +195,7 @@ def run_fusion(request: FusionRequest, device: str = "auto", progress: bool = Fa
 
     # The only test evaluation of this cell: the chosen model, once.
     if result.state_source == "swa":
-        pool.load_state(load_state(traj.swa_file, saved_state(model)))
+        pool.load_state(traj.load_swa(saved_state(model)))
     elif result.state_source is not None:
         raise ValueError(f"method {request.method} returned an unknown state source {result.state_source!r}")
     else:

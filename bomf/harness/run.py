@@ -26,8 +26,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import sys
@@ -38,6 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 from .claims import Claim, claim_timeout, describe, read_owner, remove_stale, try_claim, wait_claim
+from ..core.fingerprint import content_key
 from ..core.paths import cache_dir, check_writable
 from ..fusion.pipeline import cached_record, prepare_context, run_fusion
 from ..stage1.strategies import get_stage1
@@ -105,7 +104,7 @@ def claimed_stage1_record(cell: Cell):
         return stage1_record(cell)  # no search: nothing to share or to journal
     identity = [cell.task, cell.model, cell.seed, asdict(cell.train), asdict(cell.limits) if cell.limits else None,
                 cell.stage1, cell.stage1_options]
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    key = content_key(identity)
     with _hold("stage1", key, f"stage 1 '{cell.stage1}' of {cell.task}/{cell.model}/seed{cell.seed}"):
         return stage1_record(cell)
 
@@ -118,7 +117,7 @@ def run_group(job: GroupJob) -> list[tuple[str, dict]]:
     stage1 = claimed_stage1_record(job.cells[0])
     out, context = [], None
     for cell in job.cells:
-        request = cell.fusion_request(stage1.config)
+        request = cell.fusion_request(stage1.config, job.device)
         if store.done(cell.relpath(), request.key()):
             continue  # stored since the plan was made (by a process that held this group before us)
         fusion = cached_record(request)
@@ -161,14 +160,24 @@ def check_storage(store: ResultStore) -> None:
     claim_timeout()  # a malformed BOMF_CLAIM_TIMEOUT, too
 
 
-def pending_groups(suite: Suite, store: ResultStore) -> tuple[list[list[Cell]], int]:
-    """Groups with at least one cell not in the store, and the number of cells already there."""
+def pending_groups(suite: Suite, store: ResultStore, device: str = "auto",
+                   log: Callable[[str], None] | None = None) -> tuple[list[list[Cell]], int]:
+    """Groups with at least one cell not in the store, and the number of cells already there.
+
+    A cell's key (data and weight fingerprints included) is computed only when a record for it
+    exists, so planning a fresh suite loads no data. A stored record that cannot be read or
+    lacks what tables need is named in one line (``log``) and recomputed.
+    """
     todo, skipped = [], 0
     for cells in plan_suite(suite).values():
         config = stage1_record(cells[0]).config if cells[0].stage1 == "default" else None
         missing = []
         for cell in cells:
-            if config is not None and store.done(cell.relpath(), cell.fusion_request(config).key()):
+            stored = store.check(cell.relpath())
+            if stored is not None and stored.problem is not None and log is not None:
+                log(f"{stored.problem}; recomputing it")
+            if (config is not None and stored is not None and stored.problem is None
+                    and stored.record.get("key") == cell.fusion_request(config, device).key()):
                 skipped += 1
             else:
                 missing.append(cell)
@@ -188,7 +197,7 @@ def run_suite(suite: Suite, executor=None, store: ResultStore | None = None, dev
     start = time.perf_counter()
     claims = group_claims_folder(store, suite.name)
     remove_stale(claims)  # left by killed runs; a group whose claim is stale is retaken anyway
-    todo, skipped = pending_groups(suite, store)
+    todo, skipped = pending_groups(suite, store, device, log)
     env = {k: os.environ[k] for k in ("BOMF_CACHE", "BOMF_DATA_CACHE", "BOMF_RESULTS", "HF_HUB_OFFLINE",
                                       "BOMF_CLAIM_TIMEOUT") if k in os.environ}
     held: dict[str, Claim] = {}

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -24,7 +25,8 @@ from ..core.paths import REPO_ROOT
 from ..fusion.pipeline import FusionRequest
 from ..stage1.strategies import get_stage1
 from ..tasks import SplitLimits, get_task
-from ..training.request import TrainConfig, TrajectoryRequest
+from ..tasks.base import LIMIT_OPTIONS
+from ..training.request import TRAIN_OPTIONS, TrainConfig, TrajectoryRequest
 
 SUITES_DIR = REPO_ROOT / "benchmarks" / "suites"
 TOP_KEYS = {"name", "description", "seeds", "budget", "methods", "stage1", "stage1_options", "train", "tasks", "variants",
@@ -64,8 +66,9 @@ class Cell:
     def relpath(self) -> str:
         return f"{self.suite}/{self.task}/{self.model}/{self.stage1}/{self.label}/seed{self.seed}.json"
 
-    def fusion_request(self, config: TrainConfig) -> FusionRequest:
-        traj = TrajectoryRequest(task=self.task, model=self.model, seed=self.seed, config=config, limits=self.limits)
+    def fusion_request(self, config: TrainConfig, device: str = "auto") -> FusionRequest:
+        traj = TrajectoryRequest(task=self.task, model=self.model, seed=self.seed, config=config, limits=self.limits,
+                                 device=device)
         return FusionRequest(trajectory=traj, method=self.method, budget=self.budget, options=self.options)
 
 
@@ -88,20 +91,28 @@ class Suite:
                 for seed in self.seeds:
                     for s1 in self.stage1:
                         for v in self.variants:
-                            opts = tuple(sorted((k, _freeze(v)) for k, v in self.stage1_options.get(s1, {}).items()))
+                            opts = tuple(sorted(self.stage1_options.get(s1, {}).items()))
                             out.append(Cell(suite=self.name, task=t["name"], model=model, seed=seed, stage1=s1,
                                             stage1_options=opts, label=v.label, method=v.method, options=v.options, budget=self.budget,
                                             train=t["config"], limits=t["limits"]))
         return out
 
 
-def _freeze(value):
-    """TOML lists -> tuples, so options are hashable and compare equal to their defaults."""
-    return tuple(value) if isinstance(value, list) else value
-
-
 def _fail(path, msg: str) -> BomfError:
     return BomfError(f"suite {path}: {msg}")
+
+
+# A name becomes a folder of results/runs/<suite>/<task>/<model>/<stage1>/<method>/: one
+# component each, never "..", never a separator, so every path stays inside the results folder.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+
+
+def check_path_name(name: object, what: str) -> str:
+    """``name`` if it can be one folder name of a results path, else a one-line ``BomfError``."""
+    if not isinstance(name, str) or not SAFE_NAME.match(name):
+        raise BomfError(f"{what} {name!r} cannot name a results folder; use letters, digits and . _ + - "
+                        "(starting with a letter or digit, at most 100 characters)")
+    return name
 
 
 def resolve_suite_path(name_or_path: str) -> Path:
@@ -117,88 +128,161 @@ def resolve_suite_path(name_or_path: str) -> Path:
     return candidate
 
 
-def _train_config(path, table: dict, base: dict) -> dict:
+def _table(path, raw: dict, key: str, where: str) -> dict:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise _fail(path, f"{where} must be a table ({key} = {{ ... }} or a [{key}] section), got {value!r}")
+    return value
+
+
+def _names(path, value, key: str, what: str) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise _fail(path, f"{key} must be a non-empty list of {what} names (strings), got {value!r}")
+    if len(set(value)) != len(value):
+        raise _fail(path, f"{key} lists a name twice")
+    return value
+
+
+def _train_table(path, table: dict, where: str) -> dict:
+    """A [train] table checked field by field against ``TrainConfig``'s declarations."""
     unknown = sorted(set(table) - TRAIN_KEYS)
     if unknown:
-        raise _fail(path, f"[train] has no field {unknown[0]!r}; fields: {', '.join(sorted(TRAIN_KEYS))}")
-    return {**base, **table}
+        raise _fail(path, f"{where} has no field {unknown[0]!r}; fields: {', '.join(sorted(TRAIN_KEYS))}")
+    try:
+        return {k: TRAIN_OPTIONS[k].check(v, where=f"{where}") for k, v in table.items()}
+    except BomfError as exc:
+        raise _fail(path, str(exc)) from None
+
+
+def _limits(path, task, table, where: str) -> SplitLimits:
+    if not isinstance(table, dict):
+        raise _fail(path, f"{where} must be a table like {{ train = 1000, val = 200 }}, got {table!r}")
+    bad = sorted(set(table) - {"train", "val", "test"})
+    if bad:
+        raise _fail(path, f"{where} has unknown split {bad[0]!r}; use train, val, test")
+    d = task.default_limits
+    try:
+        values = {k: LIMIT_OPTIONS[k].check(table[k], where=where) if k in table else getattr(d, k)
+                  for k in ("train", "val", "test")}
+    except BomfError as exc:
+        raise _fail(path, str(exc)) from None
+    return SplitLimits(**values)
 
 
 def load_suite(name_or_path: str) -> Suite:
-    """Parse and validate a suite: every name must exist and every option must be known."""
+    """Parse and validate a suite before any compute: every name must exist, every key and
+    option be known, every value have its declared type and range, and every name that becomes
+    a folder stay one folder inside the results folder. Errors are one line naming the key."""
     path = resolve_suite_path(name_or_path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise _fail(path, f"is not valid TOML ({exc}); fix the syntax") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(path, f"cannot be read ({getattr(exc, 'strerror', None) or exc}); check the file") from exc
     unknown = sorted(set(raw) - TOP_KEYS)
     if unknown:
         raise _fail(path, f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(TOP_KEYS))}")
     for key in ("name", "seeds", "methods", "tasks"):
         if key not in raw:
             raise _fail(path, f"missing required key {key!r}")
+    try:
+        name = check_path_name(raw["name"], "name")
+    except BomfError as exc:
+        raise _fail(path, str(exc)) from None
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise _fail(path, f"description must be text, got {description!r}")
     seeds = raw["seeds"]
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                                                           for s in seeds):
         raise _fail(path, "seeds must be a non-empty list of non-negative integers")
     if len(set(seeds)) != len(seeds):
         raise _fail(path, "seeds has duplicates")
     budget = raw.get("budget")
-    if budget is not None and (not isinstance(budget, int) or budget < 1):
+    if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 1):
         raise _fail(path, f"budget must be a positive integer, got {budget!r}")
-    stage1 = raw.get("stage1", ["default"])
-    stage1_options = raw.get("stage1_options", {})
-    for s in stage1:
-        get_stage1(s).check_options(stage1_options.get(s, {}))
-    for s in stage1_options:
+
+    stage1 = _names(path, raw.get("stage1", ["default"]), "stage1", "stage-1 strategy")
+    stage1_options_raw = _table(path, raw, "stage1_options", "stage1_options")
+    for s in stage1_options_raw:
         if s not in stage1:
             raise _fail(path, f"stage1_options names {s!r}, which is not in stage1 = {stage1}")
+    stage1_options = {}
+    try:
+        for s in stage1:
+            check_path_name(s, "stage-1 strategy")
+            given = _table(path, stage1_options_raw, s, f"[stage1_options.{s}]")
+            resolved = get_stage1(s).resolve_options(given, where=f"[stage1_options.{s}]",)
+            stage1_options[s] = {k: resolved[k] for k in given}
+    except BomfError as exc:
+        raise _fail(path, str(exc)) from None
 
-    declared = raw.get("variants", {})
-    method_options = raw.get("method_options", {})
+    declared = _table(path, raw, "variants", "variants")
+    method_options = _table(path, raw, "method_options", "method_options")
+    labels = _names(path, raw["methods"], "methods", "method or variant")
+    for label in method_options:
+        if label not in labels or label in declared:
+            raise _fail(path, f"[method_options.{label}] names {label!r}, which is not a method in methods; "
+                              "add it to methods or remove the section")
     variants = []
-    labels = raw["methods"]
-    if not isinstance(labels, list) or not labels:
-        raise _fail(path, "methods must be a non-empty list")
-    if len(set(labels)) != len(labels):
-        raise _fail(path, "methods lists a name twice")
     for label in labels:
-        if label in declared:
-            spec = declared[label]
-            if "method" not in spec:
-                raise _fail(path, f"variant {label!r} needs a 'method'")
-            method, options = spec["method"], dict(spec.get("options", {}))
-        else:
-            method, options = label, dict(method_options.get(label, {}))
-        m = get_method(method)
-        m.check_options(options)
-        variants.append(Variant(label=label, method=method, options=tuple(sorted(options.items()))))
+        try:
+            check_path_name(label, "method")
+            if label in declared:
+                spec = _table(path, declared, label, f"[variants.{label}]")
+                extra = sorted(set(spec) - {"method", "options"})
+                if extra:
+                    raise BomfError(f"[variants.{label}] has unknown key {extra[0]!r}; a variant has method and options")
+                if "method" not in spec:
+                    raise BomfError(f"variant {label!r} needs a 'method'")
+                method = spec["method"]
+                given = _table(path, spec, "options", f"[variants.{label}] options")
+                where = f"[variants.{label}] options:"
+            else:
+                method = label
+                given = _table(path, method_options, label, f"[method_options.{label}]")
+                where = f"[method_options.{label}]"
+            if not isinstance(method, str):
+                raise BomfError(f"[variants.{label}] method must be a method name, got {method!r}")
+            resolved = get_method(method).resolve_options(given, where=where)
+        except BomfError as exc:
+            raise _fail(path, str(exc)) from None
+        options = tuple(sorted((k, resolved[k]) for k in given))
+        variants.append(Variant(label=label, method=method, options=options))
 
-    base_train = _train_config(path, raw.get("train", {}), {})
+    base_train = _train_table(path, _table(path, raw, "train", "[train]"), "[train]")
     tasks = []
-    for t in raw["tasks"]:
+    task_entries = raw["tasks"]
+    if not isinstance(task_entries, list) or not task_entries or not all(isinstance(t, dict) for t in task_entries):
+        raise _fail(path, "tasks must be a non-empty list of [[tasks]] tables")
+    for t in task_entries:
         unknown = sorted(set(t) - TASK_KEYS)
         if unknown:
             raise _fail(path, f"a [[tasks]] entry has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(TASK_KEYS))}")
         if "name" not in t or not t.get("models"):
             raise _fail(path, "every [[tasks]] entry needs a name and a non-empty models list")
-        task = get_task(t["name"])
-        for model in t["models"]:
+        try:
+            task = get_task(check_path_name(t["name"], "task"))
+            models = _names(path, t["models"], f"models of task {t['name']}", "model")
+            for model in models:
+                check_path_name(model, "model")
+        except BomfError as exc:
+            raise _fail(path, str(exc)) from None
+        for model in models:
             spec = get_model(model)
             if task.is_generation != spec.is_generator:
                 need = "a decoder (e.g. smollm2-135m)" if task.is_generation else "an encoder (e.g. minilm)"
                 raise _fail(path, f"task {t['name']} ({task.kind}) cannot use model {model} ({spec.arch}); "
                                   f"give it {need}")
-        limits = None
-        if "limits" in t:
-            bad = sorted(set(t["limits"]) - {"train", "val", "test"})
-            if bad:
-                raise _fail(path, f"limits of {t['name']} has unknown split {bad[0]!r}; use train, val, test")
-            d = task.default_limits
-            limits = SplitLimits(**{k: t["limits"].get(k, getattr(d, k)) for k in ("train", "val", "test")})
+        limits = _limits(path, task, t["limits"], f"limits of {t['name']}") if "limits" in t else None
+        if "train" in t and not isinstance(t["train"], dict):
+            raise _fail(path, f"train of task {t['name']} must be a table like {{ lr = 1e-4 }}, got {t['train']!r}")
+        table = _train_table(path, t.get("train", {}), f"train of task {t['name']}")
         try:
-            config = TrainConfig(**_train_config(path, t.get("train", {}), base_train))
+            config = TrainConfig(**{**base_train, **table})
         except BomfError as exc:
             raise _fail(path, f"training config of {t['name']}: {exc}") from exc
-        tasks.append({"name": t["name"], "models": list(t["models"]), "limits": limits, "config": config})
-    return Suite(name=raw["name"], description=raw.get("description", ""), path=path, seeds=list(seeds), budget=budget,
+        tasks.append({"name": t["name"], "models": list(models), "limits": limits, "config": config})
+    return Suite(name=name, description=description, path=path, seeds=list(seeds), budget=budget,
                  stage1=list(stage1), variants=variants, tasks=tasks, stage1_options=stage1_options)

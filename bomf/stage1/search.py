@@ -5,7 +5,9 @@ weight decay. A trial fine-tunes with those values (the proxy: bottom ``freeze_l
 frozen) and scores the best primary val metric along its run, stopping early when the metric
 stops improving. A trial that fails (NaN or exploding loss, out of memory) is recorded and
 scored as the worst value, and the search goes on. Every trial is appended to a journal, so a
-killed search resumes without re-running finished trials.
+killed search resumes without re-running finished trials. The journal's key holds the search's
+settings and everything a trial's training depends on (the base trajectory request's identity:
+data and weight fingerprints, config, device, ``TRAINER_VERSION``) plus ``HPO_VERSION``.
 
 Example:
     >>> space = SearchSpace()
@@ -15,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -27,12 +28,15 @@ import torch
 
 from ..bo import sobol_points, suggest_single_objective
 from ..core.errors import BomfError, TrainingDivergedError
+from ..core.fingerprint import content_key
 from ..core.paths import cache_dir
 from ..tasks import SplitLimits, get_task
-from ..training.request import TrainConfig, TrajectoryRequest, config_identity
+from ..training.request import TrainConfig, TrajectoryRequest
 from ..training.trajectory import train_trajectory
 
-HPO_VERSION = "1"
+# Bump when a change alters a search's trials or choice (part of the journal key).
+# 2: the key holds the base trajectory identity (fingerprints, device, trainer version).
+HPO_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -150,11 +154,11 @@ def search(task: str, model: str, seed: int, base: TrainConfig, limits: SplitLim
            trials: int, freeze_layers: int = 0, space: SearchSpace = SearchSpace(), n_init: int = 3,
            patience: int | None = 3, grid: list[dict] | None = None, device: str = "auto", trial_fn=run_trial) -> SearchResult:
     """Run (or resume) a search; ``strategy`` is "bo" (GP + qLogEI) or "grid" (the given points)."""
-    identity = {"task": task, "model": model, "seed": seed, "base": config_identity(base),
-                "limits": asdict(limits) if limits else None, "strategy": strategy, "trials": trials,
+    base_request = TrajectoryRequest(task=task, model=model, seed=seed, config=base, limits=limits, device=device)
+    identity = {"base": base_request.identity(), "strategy": strategy, "trials": trials,
                 "freeze_layers": freeze_layers, "space": asdict(space), "n_init": n_init, "patience": patience,
                 "grid": grid, "version": HPO_VERSION}
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    key = content_key(identity)
     journal = TrialJournal(cache_dir("stage1", key, "trials.jsonl"), identity)
     points = grid if strategy == "grid" else None
     if strategy == "grid" and not grid:

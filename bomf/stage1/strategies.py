@@ -9,11 +9,12 @@ the config the full model is then trained with, plus what choosing it cost.
 - ``hpbo_full``: the same BO on the full model (what the proxy must beat on cost).
 - ``grid``: a small grid on the full model (the paper's "grid fine-tune").
 
-Options (suite table ``[stage1_options.<name>]``): ``trials``, ``n_init``, ``freeze_layers``
-(default: half the layers, proxy only), ``proxy_rank`` (LoRA models: the proxy's adapter rank,
-default a quarter of the trajectory's), ``trial_epochs`` (default: the suite's epochs),
-``patience`` (early stopping, in evaluations), ``lr`` and ``batch_size`` ([low, high]), and for
-``grid``: ``lrs`` and ``batch_sizes``.
+Options (suite table ``[stage1_options.<name>]``, ``bomf stage1 --option``): ``trials``,
+``n_init``, ``freeze_layers`` (default: half the layers, proxy only), ``proxy_rank`` (LoRA
+models: the proxy's adapter rank, default a quarter of the trajectory's), ``trial_epochs``
+(default: the suite's epochs), ``patience`` (early stopping, in evaluations), ``lr`` and
+``batch_size`` ([low, high]), and for ``grid``: ``lrs`` and ``batch_sizes``. Each is declared
+once by its annotation (``bomf.core.options``) and checked before any compute.
 
 Example:
     >>> from bomf.training import TrainConfig
@@ -23,11 +24,11 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Annotated, Any, Callable
 
 from ..core.errors import BomfError
+from ..core.options import Increasing, Option, Range, declare_options, resolve_options
 from ..core.registry import Registry
 from ..tasks import SplitLimits
 from ..training.request import TrainConfig, resolve_lora_rank
@@ -45,33 +46,41 @@ class Stage1Strategy:
     name: str
     description: str
     fn: Callable[..., Stage1Result]
+    options: dict[str, Option]  # option name -> its declaration (type, range, default)
 
-    @property
-    def options(self) -> dict:
-        params = list(inspect.signature(self.fn).parameters.values())[5:]
-        return {p.name: p.default for p in params}
+    def resolve_options(self, options: dict[str, Any], where: str | None = None) -> dict[str, Any]:
+        """Every option's effective value (defaults filled in), checked (one-line ``BomfError``)."""
+        return resolve_options(self.options, options, where or f"stage-1 strategy {self.name}:",
+                               what=f"stage-1 strategy {self.name}")
 
     def check_options(self, options: dict) -> None:
-        unknown = sorted(set(options) - set(self.options))
-        if unknown:
-            raise BomfError(f"stage-1 strategy {self.name} has no option {unknown[0]!r}; "
-                            f"its options: {', '.join(sorted(self.options)) or 'none'}")
+        self.resolve_options(options)
 
     def choose(self, task: str, model: str, seed: int, base: TrainConfig, limits: SplitLimits | None,
                **options) -> Stage1Result:
-        self.check_options(options)
-        return self.fn(task, model, seed, base, limits, **options)
+        return self.fn(task, model, seed, base, limits, **self.resolve_options(options))
 
 
 STAGE1: Registry[Stage1Strategy] = Registry("stage-1 strategy")
 
 
 def register_stage1(name: str, description: str):
+    """Decorator: register ``fn(task, model, seed, base, limits, *, option=default, ...)``."""
+
     def wrap(fn):
-        STAGE1.register(name, Stage1Strategy(name=name, description=description, fn=fn))
+        options = declare_options(fn, skip=5, owner=f"stage-1 strategy {name}")
+        STAGE1.register(name, Stage1Strategy(name=name, description=description, fn=fn, options=options))
         return fn
 
     return wrap
+
+
+# Declarations shared by the strategies' options.
+Trials = Annotated[int, Range(1, 10_000)]
+Epochs = Annotated[int, Range(1)] | None
+Patience = Annotated[int, Range(1)] | None
+LrInterval = Annotated[tuple[float, float], Range(0, 1, low_open=True), Increasing()]
+BatchInterval = Annotated[tuple[int, int], Range(1, 100_000), Increasing()]
 
 
 def get_stage1(name: str) -> Stage1Strategy:
@@ -118,8 +127,10 @@ def _result(base, res, freeze_layers, proxy_rank=None) -> Stage1Result:
 
 @register_stage1("bomf", "BOMF stage 1: GP-BO over lr and batch size on the proxy (bottom half frozen, "
                          "or a smaller LoRA rank for LoRA models)")
-def bomf_stage1(task, model, seed, base, limits, *, trials=6, n_init=3, freeze_layers=None, proxy_rank=None,
-                trial_epochs=None, patience=3, lr=(1e-5, 3e-4), batch_size=(8, 64)):
+def bomf_stage1(task, model, seed, base, limits, *, trials: Trials = 6, n_init: Annotated[int, Range(1, 1000)] = 3,
+                freeze_layers: Annotated[int, Range(0)] | None = None, proxy_rank: Annotated[int, Range(1)] | None = None,
+                trial_epochs: Epochs = None, patience: Patience = 3, lr: LrInterval = (1e-5, 3e-4),
+                batch_size: BatchInterval = (8, 64)):
     rank = resolve_lora_rank(model, base)
     if rank > 0 and freeze_layers is None:
         # The paper's proxy for LoRA models: the same model with a smaller adapter rank.
@@ -136,15 +147,18 @@ def bomf_stage1(task, model, seed, base, limits, *, trials=6, n_init=3, freeze_l
 
 
 @register_stage1("hpbo_full", "the same GP-BO over lr and batch size on the full model")
-def hpbo_full(task, model, seed, base, limits, *, trials=6, n_init=3, trial_epochs=None, patience=3,
-              lr=(1e-5, 3e-4), batch_size=(8, 64)):
+def hpbo_full(task, model, seed, base, limits, *, trials: Trials = 6, n_init: Annotated[int, Range(1, 1000)] = 3,
+              trial_epochs: Epochs = None, patience: Patience = 3, lr: LrInterval = (1e-5, 3e-4),
+              batch_size: BatchInterval = (8, 64)):
     return _bo(task, model, seed, base, limits, freeze_layers=0, trials=trials, n_init=n_init,
                trial_epochs=trial_epochs, patience=patience, lr=lr, batch_size=batch_size)
 
 
 @register_stage1("grid", "a small grid over lr x batch size on the full model (grid fine-tune)")
-def grid(task, model, seed, base, limits, *, lrs=(2e-5, 5e-5, 1e-4), batch_sizes=(16, 32), trial_epochs=None,
-         patience=None):
+def grid(task, model, seed, base, limits, *,
+         lrs: Annotated[tuple[float, ...], Range(0, 1, low_open=True)] = (2e-5, 5e-5, 1e-4),
+         batch_sizes: Annotated[tuple[int, ...], Range(1, 100_000)] = (16, 32), trial_epochs: Epochs = None,
+         patience: Patience = None):
     from .search import search
 
     points = [{"lr": float(a), "batch_size": int(b)} for a in lrs for b in batch_sizes]

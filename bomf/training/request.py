@@ -1,8 +1,15 @@
 """What a trajectory is: its training config, its request, its identity and member schedule.
 
-A ``TrajectoryRequest`` names everything that determines a trajectory (task, model, seed,
-split limits, training config, trainer version); ``key()`` hashes it into the content address
-of the trajectory's cache folder.
+A ``TrajectoryRequest`` names everything that determines a trajectory; ``identity()`` spells
+it out and ``key()`` hashes it into the content address of the trajectory's cache folder:
+task, model, seed, split limits, every training-config field, a fingerprint of the task's
+loaded splits (after limits) and of the model's weights and tokenizer, the registry defaults
+that shape a run (LoRA rank and targets, chat template, length and decoding bounds), the
+device and precision, and ``TRAINER_VERSION``. Fingerprints are computed once per process.
+
+Every ``TrainConfig`` field is declared once (type and range, ``bomf.core.options``) and
+checked when a config is made: a suite's ``[train]`` table, CLI flags and stage-1 choices get
+the same one-line errors.
 
 Example:
     >>> cfg = TrainConfig(epochs=1, num_members=3)
@@ -11,22 +18,34 @@ Example:
     >>> req = TrajectoryRequest(task="rt-polarity", model="minilm", seed=0, config=cfg)
     >>> len(req.key())
     16
+    >>> TrainConfig(batch_size="16")
+    Traceback (most recent call last):
+    ...
+    bomf.core.errors.BomfError: training config: batch_size must be an int >= 1, got '16' (text); write 16 without quotes
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from dataclasses import asdict, dataclass, field, replace
+from typing import Annotated
 
+from ..core.device import compute_identity
 from ..core.errors import BomfError
+from ..core.fingerprint import content_key
+from ..core.options import Range, declare_fields
 from ..models import get_model
 from ..tasks import SplitLimits, get_task
 
-# Bump when a change to the trainer changes what a trajectory contains: it is part of the
-# cache key, so old trajectories are not mistaken for new ones.
-TRAINER_VERSION = "1"
+# Bump when a change to the trainer (or to the evaluator, model construction, LoRA, encoding)
+# changes what a trajectory contains: it is part of the cache key, so old trajectories are not
+# mistaken for new ones. tests/fusion/test_reproducible.py compares a tiny trajectory with the
+# behaviour recorded for this version in bomf/training/behaviour.json and fails when it changed.
+# 2: keys hold data/model fingerprints, every config field, registry defaults, device, precision.
+TRAINER_VERSION = "2"
+
+Positive = Annotated[int, Range(1)]
+Fraction = Annotated[float, Range(0, 1)]
 
 
 @dataclass(frozen=True)
@@ -41,48 +60,47 @@ class TrainConfig:
     the task's bound.
     """
 
-    lr: float = 5e-5
-    batch_size: int = 32
-    epochs: int = 3
-    warmup_ratio: float = 0.06
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    num_members: int = 10
-    start_fraction: float = 0.5
-    swa_every: int = 1
-    freeze_layers: int = 0
-    max_length: int | None = None
-    max_steps: int | None = None
-    eval_batch_size: int = 128
-    lora_rank: int | None = None
-    lora_alpha: float | None = None
-    lora_dropout: float = 0.0
-    max_target_length: int | None = None
+    lr: Annotated[float, Range(0, 10, low_open=True)] = 5e-5
+    batch_size: Positive = 32
+    epochs: Positive = 3
+    warmup_ratio: Fraction = 0.06
+    weight_decay: Annotated[float, Range(0)] = 0.01
+    max_grad_norm: Annotated[float, Range(0)] = 1.0  # 0: no clipping
+    num_members: Positive = 10
+    start_fraction: Annotated[float, Range(0, 1, high_open=True)] = 0.5
+    swa_every: Positive = 1
+    freeze_layers: Annotated[int, Range(0)] = 0
+    max_length: Positive | None = None
+    max_steps: Positive | None = None
+    eval_batch_size: Positive = 128
+    lora_rank: Annotated[int, Range(0)] | None = None
+    lora_alpha: Annotated[float, Range(0, None, low_open=True)] | None = None
+    lora_dropout: Annotated[float, Range(0, 1, high_open=True)] = 0.0
+    max_target_length: Positive | None = None
 
     def __post_init__(self) -> None:
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise BomfError(f"learning rate must be a positive number, got {self.lr}")
-        if self.batch_size < 1 or self.epochs < 1 or self.num_members < 1:
-            raise BomfError("batch_size, epochs and num_members must be at least 1")
-        if not 0.0 <= self.start_fraction < 1.0:
-            raise BomfError(f"start_fraction must be in [0, 1), got {self.start_fraction}")
-        if self.lora_rank is not None and self.lora_rank < 0:
-            raise BomfError(f"lora_rank must be 0 (no LoRA) or more, got {self.lora_rank}")
-        if self.lora_alpha is not None:  # 16 and 16.0 must give one cache key
-            object.__setattr__(self, "lora_alpha", float(self.lora_alpha))
+        # Checked and normalised (16 and 16.0 give one lora_alpha, hence one cache key).
+        for name, option in TRAIN_OPTIONS.items():
+            object.__setattr__(self, name, option.check(getattr(self, name), where="training config:"))
 
 
-# Fields added after trajectories were first cached. They enter a trajectory's identity only when
-# set, so the keys (and the committed results that name them) of existing trajectories stay valid.
-_LATER_FIELDS = {"lora_rank": None, "lora_alpha": None, "lora_dropout": 0.0, "max_target_length": None}
+TRAIN_OPTIONS = declare_fields(TrainConfig, owner="training config")
 
 
 def config_identity(config: TrainConfig) -> dict:
-    out = asdict(config)
-    for name, default in _LATER_FIELDS.items():
-        if out[name] == default:
-            del out[name]
-    return out
+    return asdict(config)
+
+
+def registry_defaults(task_name: str, model_name: str, config: TrainConfig) -> dict:
+    """What the task and model registries decide for a run and the config leaves open: the
+    resolved LoRA rank and targets, the chat template, length and decoding bounds."""
+    task, spec = get_task(task_name), get_model(model_name)
+    rank = resolve_lora_rank(model_name, config) if task.is_generation else 0
+    return {"arch": spec.arch, "chat_template": spec.chat_template, "lora_rank": rank,
+            "lora_targets": list(spec.lora_targets) if rank else [],
+            "max_length": config.max_length or task.max_length,
+            "max_target_length": (config.max_target_length or task.max_target_length) if task.is_generation else None,
+            "max_new_tokens": task.max_new_tokens if task.is_generation else None}
 
 
 @dataclass(frozen=True)
@@ -92,24 +110,37 @@ class TrajectoryRequest:
     seed: int
     config: TrainConfig = field(default_factory=TrainConfig)
     limits: SplitLimits | None = None
+    device: str = "auto"  # where it trains: "auto", "cpu" or "cuda" (its kind and precision enter the key)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise BomfError(f"seed must be a non-negative integer, got {self.seed!r}")
 
     def resolved_limits(self) -> SplitLimits:
         return self.limits if self.limits is not None else get_task(self.task).default_limits
 
+    def on_device(self, device: str | None) -> "TrajectoryRequest":
+        """This request trained on ``device`` (None: where it says)."""
+        return self if device is None or device == self.device else replace(self, device=device)
+
     def identity(self) -> dict:
+        limits = self.resolved_limits()
         return {
             "task": self.task,
             "model": self.model,
             "seed": self.seed,
             "config": config_identity(self.config),
-            "limits": asdict(self.resolved_limits()),
+            "limits": asdict(limits),
+            "data": get_task(self.task).data_fingerprint(limits),
+            "weights": get_model(self.model).fingerprint(),
+            "defaults": registry_defaults(self.task, self.model, self.config),
+            "compute": compute_identity(self.device),
             "trainer_version": TRAINER_VERSION,
         }
 
     def key(self) -> str:
         """Content address: a hash of everything that determines the trajectory."""
-        blob = json.dumps(self.identity(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return content_key(self.identity())
 
 
 def member_steps(total_steps: int, num_members: int, start_fraction: float) -> list[int]:

@@ -1,9 +1,10 @@
 """Fine-tune once and collect K fusion members plus an SWA running average, cached by content.
 
-One trajectory = (task, model, split limits, training config, seed, trainer version): a
-``TrajectoryRequest`` (``training.request``). Its folder under ``<cache>/trajectories/<key>/``
-holds ``member_XX.safetensors``, ``swa.safetensors`` and ``trajectory.json`` (member steps,
-per-member val loss and metrics, costs). The folder is built under a temporary name and renamed
+One trajectory = a ``TrajectoryRequest`` (``training.request``: task, model, split limits,
+training config, seed, data and weight fingerprints, device, trainer version). Its folder under
+``<cache>/trajectories/<key>/`` holds ``member_XX.safetensors``, ``swa.safetensors`` and
+``trajectory.json`` (member steps, per-member val loss and metrics and content hash, costs);
+a member whose bytes no longer match its recorded hash is refused when loaded. The folder is built under a temporary name and renamed
 into place when complete, so a killed run never leaves a folder that looks finished, and a
 second identical request trains nothing.
 
@@ -61,13 +62,18 @@ class Trajectory:
         return self.folder / self.info["swa"]["file"]
 
     def load_members(self, expected: dict | None = None) -> list[dict[str, torch.Tensor]]:
-        return [load_state(p, expected) for p in self.member_files]
+        """The members, each checked against the content hash recorded when it was saved."""
+        return [load_state(p, expected, digest=m.get("sha256")) for p, m in zip(self.member_files, self.info["members"])]
+
+    def load_swa(self, expected: dict | None = None) -> dict[str, torch.Tensor]:
+        return load_state(self.swa_file, expected, digest=self.info["swa"].get("sha256"))
 
     def request(self) -> TrajectoryRequest:
         ident = self.info["request"]
         return TrajectoryRequest(
             task=ident["task"], model=ident["model"], seed=ident["seed"],
             config=TrainConfig(**ident["config"]), limits=SplitLimits(**ident["limits"]),
+            device=ident.get("compute", {}).get("device", "auto"),
         )
 
 
@@ -116,14 +122,17 @@ class _Run:
         return self.accelerator.device
 
 
-def train_trajectory(request: TrajectoryRequest, device: str = "auto", progress: bool = False,
+def train_trajectory(request: TrajectoryRequest, device: str | None = None, progress: bool = False,
                      save_members: bool = True, patience: int | None = None) -> Trajectory:
     """Fine-tune per ``request`` (or reuse the cached result) and return the trajectory.
 
+    ``device`` (None: the request's) is where it trains; it is part of the request's key.
     ``save_members=False`` (stage-1 trials) evaluates at the member steps but writes no weights
     and caches nothing; with ``patience`` it also stops once the primary val metric has not
     improved for that many evaluations (early stopping).
     """
+    request = request.on_device(device)
+    device = request.device
     if save_members:
         cached = load_trajectory(request)
         if cached is not None:
@@ -263,8 +272,8 @@ def _take_member(run: _Run, epoch: int):
     entry = {"index": len(run.members), "step": run.step, "epoch": epoch, "val": res.to_dict()}
     if run.work is not None:
         entry["file"] = f"member_{len(run.members):02d}.safetensors"
-        save_state(run.work / entry["file"], saved_state(run.accelerator.unwrap_model(run.model)),
-                   {"step": str(run.step)})
+        entry["sha256"] = save_state(run.work / entry["file"], saved_state(run.accelerator.unwrap_model(run.model)),
+                                     {"step": str(run.step)})
     run.members.append(entry)
     return res
 
@@ -301,7 +310,7 @@ def _finish(run: _Run) -> Trajectory:
     n_averaged = int(run.swa.n_averaged.item())
     info["swa"] = {"file": "swa.safetensors", "n_averaged": n_averaged, "start_step": run.schedule[0],
                    "every": request.config.swa_every, "val": res.to_dict()}
-    save_state(work / "swa.safetensors", saved_state(swa_model), {"n_averaged": str(n_averaged)})
+    info["swa"]["sha256"] = save_state(work / "swa.safetensors", saved_state(swa_model), {"n_averaged": str(n_averaged)})
     write_json(work / "trajectory.json", info)
     final = trajectory_folder(request)
     try:
@@ -351,10 +360,10 @@ def evaluate_trajectory(traj: Trajectory, split_name: str = "test", device: str 
     evaluator = build_evaluator(request, split_name, device, mixed_precision=traj.info["costs"].get("mixed_precision"))
     expected = saved_state(model)
     out = {"members": [], "swa": None}
-    for path in traj.member_files:
-        load_saved_state(model, load_state(path, expected))
+    for state in traj.load_members(expected):
+        load_saved_state(model, state)
         out["members"].append(evaluator(model).to_dict())
-    load_saved_state(model, load_state(traj.swa_file, expected))
+    load_saved_state(model, traj.load_swa(expected))
     out["swa"] = evaluator(model).to_dict()
     write_json(cache, out)
     return out

@@ -1,8 +1,6 @@
 """Generation tasks end to end on tiny random decoders: encoding, loss, batched decoding, LoRA
 adapter-only fusion, trajectories and fusion records, the LoRA proxy of stage 1, Hub loaders."""
 
-import copy
-
 import pytest
 import torch
 from safetensors.torch import load_file

@@ -79,3 +79,124 @@ def test_a_resumed_cell_counts_the_replayed_evaluations_cost(traj_request):
     assert resumed["costs"]["eval_seconds"] == pytest.approx(journal_seconds)
     assert resumed["costs"]["method_seconds"] >= journal_seconds
     assert resumed["weights"] == first["weights"] and resumed["test"] == first["test"]
+
+
+SMALL = {"num_restarts": 2, "raw_samples": 32, "epochs": 1}
+
+
+def guard_the_test_split(monkeypatch, spec):
+    """Run ``spec`` through the pipeline with the test split out of reach while it runs: calling
+    the test evaluator, loading a task's splits, or building a test evaluator raises (and is
+    noted in ``state["blocked"]``). Returns the state: test evaluations counted after the method."""
+    from dataclasses import replace
+
+    import bomf.evaluation.factory as factory
+    import bomf.fusion.pipeline as P
+    import bomf.training.build as build
+    from bomf.core.errors import BomfError
+    from bomf.fusion import FusionObjective
+    from bomf.tasks.base import Task
+
+    state = {"in_method": False, "test_calls": 0, "blocked": []}
+
+    def guard(what):
+        if state["in_method"]:
+            state["blocked"].append(what)
+            raise AssertionError(f"method {spec.name} reached {what}")
+
+    real_prepare = P.prepare_context
+
+    def prepare(*args, **kwargs):
+        ctx = real_prepare(*args, **kwargs)
+        with pytest.raises(BomfError, match="val split"):  # the objective refuses the test evaluator
+            FusionObjective(ctx.pool, ctx.test, ("accuracy",), "accuracy")
+        real_test = ctx.test
+
+        def test_evaluator(model, **kw):
+            guard("the test evaluator")
+            state["test_calls"] += 1
+            return real_test(model, **kw)
+
+        ctx.test = test_evaluator
+        return ctx
+
+    def method_fn(*args, **kwargs):
+        state["in_method"] = True
+        try:
+            return spec.fn(*args, **kwargs)
+        finally:
+            state["in_method"] = False
+
+    def guarded(module, name, split_arg):
+        real = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            split = kwargs.get("split_name", args[split_arg] if len(args) > split_arg else None)
+            if split == "test":
+                guard(f"{name}(test)")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    real_load = Task.load_splits
+
+    def load_splits(self, *args, **kwargs):
+        guard("Task.load_splits")
+        return real_load(self, *args, **kwargs)
+
+    monkeypatch.setattr(P, "prepare_context", prepare)
+    monkeypatch.setattr(P, "get_method", lambda name: replace(spec, fn=method_fn))
+    monkeypatch.setattr(Task, "load_splits", load_splits)
+    guarded(build, "build_evaluator", 1)
+    guarded(P, "build_evaluator", 1)
+    guarded(factory, "make_evaluator", 7)
+    return state
+
+
+@pytest.mark.parametrize("method", sorted(METHODS.names()))
+def test_no_method_can_reach_the_test_split(traj_request, method, monkeypatch):
+    """While a method runs, the test split is out of reach; the pipeline evaluates the test
+    split exactly once, after the method has returned."""
+    spec = METHODS.get(method)
+    state = guard_the_test_split(monkeypatch, spec)
+    options = tuple(sorted((k, v) for k, v in SMALL.items() if k in spec.options))
+    rec = run_fusion(FusionRequest(trajectory=traj_request, method=method, budget=4, seed=1, options=options),
+                     device="cpu")
+    assert state["blocked"] == [] and state["test_calls"] == 1
+    assert rec["test"]["n"] == 48 and rec["method_seed"] == 1
+
+
+def test_the_guard_stops_a_method_that_reaches_for_the_test_split(traj_request, monkeypatch):
+    """The guard is not vacuous: a method that loads the task's splits to look at test is stopped."""
+    from bomf.fusion.methods import MethodSpec
+    from bomf.tasks import get_task
+
+    def peeking(objective, pool, budget, seed):
+        get_task("rt-polarity").load_splits()  # would give it the test labels
+        return None
+
+    state = guard_the_test_split(monkeypatch, MethodSpec("uniform_soup", peeking, "peeks at test", False, {}))
+    with pytest.raises(AssertionError, match="reached Task.load_splits"):
+        run_fusion(FusionRequest(trajectory=traj_request, method="uniform_soup", seed=2), device="cpu")
+    assert state["blocked"] == ["Task.load_splits"] and state["test_calls"] == 0
+
+
+def test_the_fusion_key_holds_effective_option_values(traj_request, monkeypatch):
+    """Issue 13: the key held only the options a suite set, so a later change of a default kept
+    serving records made with the old one. Now: a default and its explicit value give one key,
+    and a changed default gives another."""
+    from dataclasses import replace
+
+    from bomf.fusion import methods as M
+
+    implicit = FusionRequest(trajectory=traj_request, method="bomf", budget=6)
+    explicit = FusionRequest(trajectory=traj_request, method="bomf", budget=6, options=(("num_restarts", 10),))
+    assert implicit.key() == explicit.key()
+    options = implicit.identity()["options"]
+    assert options == {"n_init": None, "pick_rule": "pareto_best_metric", "objectives": "all", "num_restarts": 10,
+                       "raw_samples": 512, "margin": 0.1}
+    spec = M.METHODS.get("bomf")
+    changed = {**spec.options, "num_restarts": replace(spec.options["num_restarts"], default=20)}
+    monkeypatch.setitem(M.METHODS._items, "bomf", replace(spec, options=changed))
+    assert implicit.key() != explicit.key() == FusionRequest(trajectory=traj_request, method="bomf", budget=6,
+                                                             options=(("num_restarts", 10),)).key()

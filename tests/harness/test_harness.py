@@ -6,7 +6,7 @@ import pytest
 
 import bomf.harness.run as H
 from bomf.cli import main
-from bomf.harness.store import ResultStore
+from bomf.harness.store import REQUIRED, ResultStore
 from bomf.harness.suite import load_suite
 
 SUITE = """
@@ -71,6 +71,17 @@ def test_adding_a_method_computes_only_its_cells(sweep, monkeypatch):
     monkeypatch.setattr(H, "run_fusion", lambda req, *a, **k: ran.append(req.method) or real(req, *a, **k))
     report = H.run_suite(load_suite(str(path2)), store=store, device="cpu", progress=False)
     assert report.computed == 2 and ran == ["random_search", "random_search"]
+
+
+def test_a_damaged_record_is_named_and_recomputed(sweep):
+    root, path, store, _ = sweep
+    relpath = "tiny/rt-polarity/tiny-bert/default/greedy_soup/seed1.json"
+    before = store.read(relpath)
+    store.path(relpath).write_text("{}")
+    lines = []
+    report = H.run_suite(load_suite(str(path)), store=store, device="cpu", progress=False, log=lines.append)
+    assert lines == [f"record {store.path(relpath)} is incomplete (no key and {len(REQUIRED) - 1} more); recomputing it"]
+    assert report.computed == 1 and store.read(relpath)["test"] == before["test"]
 
 
 def test_tables_and_plots_regenerate_identically_from_records(sweep, monkeypatch, capsys):

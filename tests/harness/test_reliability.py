@@ -28,7 +28,8 @@ from bomf.harness.claims import is_stale, read_owner, remove_stale, this_process
 from bomf.core.atomic import write_json
 from bomf.cli import main
 from bomf.core.paths import UnwritableError, check_writable
-from bomf.harness.store import ResultStore
+from bomf.core.errors import BomfError
+from bomf.harness.store import REQUIRED, ResultStore, example_record
 from bomf.harness.suite import load_suite
 
 REPO = Path(__file__).resolve().parents[2]
@@ -394,12 +395,69 @@ def test_writes_below_an_unwritable_folder_fail_in_one_line(tmp_path):
 
 def test_a_damaged_or_outdated_record_is_recomputed_not_fatal(tmp_path):
     store = ResultStore(tmp_path)
-    store.write("s/a.json", {"key": "k1"})
-    store.write("s/b.json", {"key": "k1"})
+    store.write("s/a.json", example_record(key="k1"))
+    store.write("s/b.json", example_record(key="k1"))
     store.path("s/b.json").write_text('{"key": "k1", "trunc')  # foreign damage: writes are atomic
+    store.write("s/c.json", {})
     assert store.done("s/a.json", "k1") and not store.done("s/a.json", "k2")  # another config: recompute
-    assert not store.done("s/b.json", "k1")
-    assert store.records("s") == [{"key": "k1"}]  # tables read only complete records
+    assert not store.done("s/b.json", "k1") and not store.done("s/c.json", "k1")  # damaged: recompute
+    records, problems = store.scan("s")
+    assert records == [example_record(key="k1")]  # tables read only complete records...
+    assert problems == [f"record {store.path('s/b.json')} cannot be read (not valid JSON: Unterminated string "
+                        "starting at; truncated or damaged)",
+                        f"record {store.path('s/c.json')} is incomplete (no key and {len(REQUIRED) - 1} more)"]
+    with pytest.raises(BomfError, match="2 records of suite s .* cannot be used"):  # ...and never silently
+        store.records("s")
+    assert store.records("s", skip_bad=True) == records
+
+
+def _committed_records(tmp_path, suite: str) -> Path:
+    """A copy of the committed records of ``suite`` as a results folder of its own."""
+    import shutil
+
+    results = tmp_path / "results"
+    shutil.copytree(REPO / "results" / "runs" / suite, results / "runs" / suite)
+    return results
+
+
+def test_every_committed_record_is_a_complete_record():
+    """Records made by older code (before keys held fingerprints) still build tables."""
+    store = ResultStore(REPO / "results" / "runs")
+    suites = sorted(p.name for p in store.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    assert {"offline", "stage1", "generation"} <= set(suites)
+    for suite in suites:
+        records, problems = store.scan(suite)
+        assert records and problems == [], suite
+
+
+def test_tables_only_names_every_unusable_record_and_exits_2(tmp_path, monkeypatch, capsys):
+    """Issue 13: --tables-only dropped a truncated record without a word, and crashed on {}."""
+    results = _committed_records(tmp_path, "generation")
+    monkeypatch.setenv("BOMF_RESULTS", str(results))
+    runs = results / "runs" / "generation" / "aclsum-summ" / "smollm2-135m" / "default"
+    truncated, empty = runs / "bomf" / "seed0.json", runs / "last" / "seed0.json"
+    truncated.write_bytes(truncated.read_bytes()[:5000])
+    empty.write_text("{}")
+    assert main(["run", "generation", "--tables-only"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith(f"bomf: record {truncated} cannot be read (not valid JSON") and err[0].endswith("damaged)")
+    assert err[1].startswith(f"bomf: record {empty} is incomplete (no key and ")
+    assert len(err) == 3 and err[2].startswith("bomf: error: 2 records of suite generation") and "--skip-bad-records" in err[2]
+    assert not (results / "tables").exists()  # no table built from part of the results
+    # Told to skip them (through run_all.py, which forwards the flag): tables from the rest, each
+    # left-out record still named.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_all", REPO / "run_all.py")
+    run_all = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_all)
+    assert run_all.main(["--suite", "generation", "--tables-only", "--skip-bad-records"]) == 0
+    captured = capsys.readouterr()
+    assert [line for line in captured.err.splitlines() if line.startswith("bomf: record")] == [
+        line + "; left out of the tables" for line in err[:2]]
+    assert "5 records ->" in captured.out
+    table = (results / "tables" / "generation" / "aclsum-summ__smollm2-135m__default.md").read_text()
+    assert "greedy_soup" in table and "| bomf " not in table
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permissions; the blocked-path test covers the check")

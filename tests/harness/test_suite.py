@@ -45,7 +45,7 @@ def test_a_good_suite_expands_to_cells(tmp_path):
     (('models = ["tiny-bert"]', 'models = ["gpt-17"]'), "unknown model 'gpt-17'"),
     (('objectives = "primary"', 'bogus = 1'), "has no option 'bogus'"),
     (("epochs = 1", "epoch = 1"), "no field 'epoch'"),
-    (("epochs = 1", "lr = -1.0"), "learning rate"),
+    (("epochs = 1", "lr = -1.0"), r"\[train\] lr must be a float in \(0, 10\], got -1.0"),
     (('name = "t"', 'name = "t"\ncolour = 1'), "unknown key 'colour'"),
     (("limits = { train = 64 }", "limits = { dev = 64 }"), "unknown split 'dev'"),
     (("[train]", "[train"), "not valid TOML"),
@@ -57,6 +57,46 @@ def test_malformed_or_contradictory_suites_are_rejected(tmp_path, change, messag
     with pytest.raises(BomfError, match=message) as err:
         load_suite(_write(tmp_path, GOOD.replace(*change)))
     assert "\n" not in str(err.value)
+
+
+# The bad inputs of issue 13: each passed validation (or failed only after training, or with a
+# traceback) before; now each is refused before any compute, in one line naming the key and the fix.
+@pytest.mark.parametrize("change, message", [
+    (('objectives = "primary"', 'num_restarts = "two"'),
+     r"\[variants.bomf_p\] options: num_restarts must be an int in \[1, 1000\], got 'two' \(text\); e.g. 10"),
+    (('objectives = "primary"', 'pick_rule = "banana"'),
+     r"pick_rule must be one of 'pareto_best_metric', 'best_metric', 'best_loss', 'pareto_utopia', got 'banana'"),
+    (("epochs = 1", 'batch_size = "16"'), r"\[train\] batch_size must be an int >= 1, got '16' \(text\); write 16 without quotes"),
+    (("limits = { train = 64 }", "limits = { train = -5 }"), "limits of rt-polarity train must be an int >= 1 or None, got -5"),
+    (('name = "t"', 'name = "../../evil"'), r"name '../../evil' cannot name a results folder"),
+    (('name = "t"', 'name = "a/b"'), r"name 'a/b' cannot name a results folder"),
+    (('"uniform_soup", "bomf_p"', '"uniform_soup", "../x"'), r"method '../x' cannot name a results folder"),
+    (("budget = 3", "budget = true"), "budget must be a positive integer, got True"),
+    (("epochs = 1", "epochs = 1\nstart_fraction = 1.0"), r"start_fraction must be a float in \[0, 1\), got 1.0"),
+    (("[train]", "[method_options.bomf]\nn_init = 2\n[train]"), r"\[method_options.bomf\] names 'bomf', which is not a method"),
+    (("[train]", "[method_options.uniform_soup]\nn_init = 2\n[train]"), "method uniform_soup has no option 'n_init'"),
+    (("budget = 3", "budget = 3\nstage1 = ['bomf']\nstage1_options = { bomf = { trials = 0 } }"),
+     r"\[stage1_options.bomf\] trials must be an int in \[1, 10000\], got 0"),
+    (("budget = 3", "budget = 3\nstage1 = ['bomf']\nstage1_options = { bomf = { lr = [3e-4, 1e-5] } }"),
+     r"lr must be a \[low, high\] pair of floats, each in \(0, 1\], got \[0.0003, 1e-05\]"),
+    (('models = ["tiny-bert"]', 'models = "tiny-bert"'), "must be a non-empty list of model names"),
+    (("limits = { train = 64 }", 'limits = { train = 64 }\ntrain = { lr = "fast" }'), r"train of task rt-polarity lr must be a float"),
+])
+def test_each_bad_value_is_refused_in_one_line_naming_the_key(tmp_path, change, message):
+    with pytest.raises(BomfError, match=message) as err:
+        load_suite(_write(tmp_path, GOOD.replace(*change)))
+    assert "\n" not in str(err.value)
+
+
+def test_options_are_normalised_and_effective_values_enter_the_key(tmp_path):
+    suite = load_suite(_write(tmp_path, GOOD.replace('objectives = "primary"', 'margin = 1')))
+    cell = suite.cells()[1]
+    assert dict(cell.options) == {"margin": 1.0}  # an int for a float option: one value, one key
+    from bomf.training.request import TrainConfig
+
+    request = cell.fusion_request(TrainConfig(epochs=1))
+    options = request.identity()["options"]
+    assert options["margin"] == 1.0 and options["num_restarts"] == 10 and options["pick_rule"] == "pareto_best_metric"
 
 
 def test_shipped_suites_validate():

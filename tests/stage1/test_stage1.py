@@ -86,6 +86,34 @@ def test_a_killed_search_resumes_without_rerunning_finished_trials(tmp_path, mon
     assert [t.values for t in ref.trials] == [t.values for t in res.trials]
 
 
+def test_the_trial_journal_key_holds_the_trainer_version(tmp_path, monkeypatch):
+    """Issue 13: the stage-1 journal key left out the trainer version, so trials of an older
+    trainer were replayed as if current. Same search: replayed; a new trainer: run again."""
+    from bomf.training import request as R
+
+    monkeypatch.setenv("BOMF_CACHE", str(tmp_path))
+    calls = []
+    run = lambda: search("rt-polarity", "tiny-bert", 0, BASE, None, strategy="bo", trials=3, n_init=3,  # noqa: E731
+                         trial_fn=synthetic(calls))
+    run()
+    run()
+    assert len(calls) == 3  # the second search replayed the journal
+    monkeypatch.setattr(R, "TRAINER_VERSION", "test-bump")
+    run()
+    assert len(calls) == 6 and len(list((tmp_path / "stage1").iterdir())) == 2
+
+
+def test_stage1_options_are_checked_before_any_trial():
+    from bomf.core.errors import BomfError
+
+    strategy = get_stage1("bomf")
+    with pytest.raises(BomfError, match=r"stage-1 strategy bomf: trials must be an int in \[1, 10000\], got 0"):
+        strategy.choose("rt-polarity", "tiny-bert", 0, BASE, None, trials=0)
+    with pytest.raises(BomfError, match=r"batch_size must be a \[low, high\] pair of ints"):
+        strategy.choose("rt-polarity", "tiny-bert", 0, BASE, None, batch_size=[64, 8])
+    assert strategy.resolve_options({"lr": [1e-5, 1e-3]})["lr"] == (1e-5, 1e-3)
+
+
 def test_early_stopping_ends_a_flat_trial(tmp_path, monkeypatch):
     monkeypatch.setenv("BOMF_CACHE", str(tmp_path))
     req = tiny_request(lr=1e-9, num_members=6, epochs=2)  # the metric cannot move
@@ -103,13 +131,35 @@ def test_real_proxy_and_full_searches_on_a_tiny_model(tmp_path, monkeypatch):
     assert proxy.costs["trials"] == full.costs["trials"] == 3
     assert 1e-4 <= proxy.config.lr <= 3e-3 and 8 <= proxy.config.batch_size <= 32
     assert proxy.config.freeze_layers == 0  # the proxy only chooses; the trajectory trains the full model
-    # Frozen layers need no backward pass: the proxy's FLOPs per step are lower.
+    # Both searches count their FLOPs (the proxy's per-token saving is checked at equal values in
+    # test_the_proxy_costs_fewer_flops_than_the_full_model_for_the_same_trial).
     assert proxy.costs["flops_estimate"] > 0 and full.costs["flops_estimate"] > 0
     again = get_stage1("bomf").choose("rt-polarity", "tiny-bert-4l", 0, BASE, TINY_LIMITS, **opts)
     assert again.config == proxy.config and again.costs == proxy.costs  # replayed from the journal
     grid = get_stage1("grid").choose("rt-polarity", "tiny-bert-4l", 0, BASE, TINY_LIMITS, lrs=[1e-4, 1e-3],
                                      batch_sizes=[16])
     assert grid.costs["trials"] == 2 and grid.config.lr in (1e-4, 1e-3)
+
+
+def test_the_proxy_costs_fewer_flops_than_the_full_model_for_the_same_trial(tmp_path, monkeypatch):
+    """Frozen layers need no backward pass: the same trial (same values, data and steps) on the
+    proxy costs fewer FLOPs, by exactly the ratio the parameter counts give."""
+    monkeypatch.setenv("BOMF_CACHE", str(tmp_path))
+    values = {"lr": 1e-3, "batch_size": 16}
+    proxy = hpo.run_trial("rt-polarity", "tiny-bert-4l", 0, BASE, TINY_LIMITS, values, 2, None, "cpu")
+    full = hpo.run_trial("rt-polarity", "tiny-bert-4l", 0, BASE, TINY_LIMITS, values, 0, None, "cpu")
+    assert proxy.status == full.status == "ok" and proxy.optimizer_steps == full.optimizer_steps > 0
+    from bomf.models import count_parameters_for_flops, freeze_bottom_layers, get_model
+
+    counts = []
+    for frozen in (2, 0):
+        model = get_model("tiny-bert-4l").build_classifier(2, seed=0)
+        freeze_bottom_layers(model, frozen)
+        counts.append(count_parameters_for_flops(model))
+    per_token = [2 * c["non_embedding"] + 4 * c["trainable_non_embedding"] for c in counts]
+    assert per_token[0] < per_token[1]
+    assert proxy.flops_estimate < full.flops_estimate
+    assert proxy.flops_estimate / full.flops_estimate == pytest.approx(per_token[0] / per_token[1], rel=1e-12)
 
 
 def test_a_diverging_trial_is_a_failed_trial_not_a_crash(tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import torch
 from bomf.training import request as R
 from bomf.training import trajectory as T
 from bomf.training.checkpoint import load_state
-from bomf.core.errors import TrainingDivergedError
+from bomf.core.errors import BomfError, TrainingDivergedError
 from bomf.models import freeze_bottom_layers, get_model
 from bomf.tasks import SplitLimits
 
@@ -16,7 +16,7 @@ from helpers import tiny_request
 
 
 def test_member_schedule_matches_the_calibration_run():
-    # CALIBRATION.md: 282 steps, K = 10 members evenly from step 141.
+    # docs/calibration.md: 282 steps, K = 10 members evenly from step 141.
     steps = R.member_steps(282, 10, 0.5)
     assert steps[0] == 141 and steps[-1] == 282 and len(steps) == 10
     gaps = [b - a for a, b in zip(steps, steps[1:])]
@@ -45,6 +45,92 @@ def test_trainer_version_is_part_of_the_key(monkeypatch):
     key = tiny_request().key()
     monkeypatch.setattr(R, "TRAINER_VERSION", "test-bump")
     assert tiny_request().key() != key
+
+
+EXTERNAL_TASK = """
+import csv, sys
+from bomf.tasks import Split, Splits, Task, register_task
+from bomf.training.request import TrajectoryRequest
+
+def load():
+    rows = list(csv.reader(open(sys.argv[1])))
+    split = lambda part: Split([r[1] for r in part], None, [int(r[0]) for r in part])
+    return Splits(train=split(rows[:8]), val=split(rows[8:12]), test=split(rows[12:]))
+
+register_task(Task(name="my-reviews", kind="classification", num_labels=2, metrics=("accuracy",),
+                   primary_metric="accuracy", load=load, source="offline", description="a user's own data"))
+print(TrajectoryRequest("my-reviews", "tiny-bert", seed=0).key())
+"""
+
+
+def test_a_task_registered_from_outside_is_keyed_by_its_data_not_its_name(tmp_path):
+    """Issue 13: a task from outside the package was keyed by its name; flipping its labels and
+    re-running reported the old results ("0 to run"). Each run is a fresh process, as for a user."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "reviews.csv"
+    rows = [(i % 2, f"review number {i}") for i in range(16)]
+
+    def key_of(rows) -> str:
+        data.write_text("".join(f"{label},{text}\n" for label, text in rows))
+        out = subprocess.run([sys.executable, "-c", EXTERNAL_TASK, str(data)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout.strip()
+
+    original = key_of(rows)
+    assert key_of(rows) == original  # same data, same key: cached work is found
+    assert key_of([(1 - label, text) for label, text in rows]) != original  # flipped labels: trained afresh
+
+
+def test_the_key_holds_the_data_weights_tokenizer_defaults_and_device(monkeypatch):
+    from bomf.core import device as D
+    from bomf.models import registry as M
+
+    ident = tiny_request().identity()
+    assert len(ident["data"]) == 16 and set(ident["weights"]) == {"weights", "tokenizer"}
+    assert ident["compute"] == {"device": "cpu", "precision": "no"} and ident["defaults"]["max_length"] == 64
+    key = tiny_request().key()
+    # Another tokenizer behind the same model name: a new key.
+    tiny = M.get_model("tiny-bert")
+    monkeypatch.setitem(M._FINGERPRINTS, id(tiny), (tiny, {**tiny.fingerprint(), "tokenizer": "another"}))
+    assert tiny_request().key() != key
+    monkeypatch.undo()
+    assert tiny_request().key() == key
+    # The same request on a GPU with bf16: a new key (its numbers differ).
+    monkeypatch.setattr(D.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(D.torch.cuda, "is_bf16_supported", lambda: True)
+    assert tiny_request().identity()["compute"] == {"device": "cuda", "precision": "bf16"}
+    assert tiny_request().key() != key
+
+
+def test_registry_defaults_that_shape_a_run_enter_the_key(monkeypatch):
+    """A model's default LoRA rank and targets, a task's length and decoding bounds."""
+    from dataclasses import replace as dc_replace
+
+    from bomf.models import MODELS
+    from bomf.tasks import TASKS
+
+    request = R.TrajectoryRequest("aclsum-summ", "tiny-llama", seed=0, limits=SplitLimits(8, 4, 4))
+    key = request.key()
+    assert request.identity()["defaults"]["lora_rank"] == get_model("tiny-llama").default_lora_rank
+    spec = MODELS.get("tiny-llama")
+    monkeypatch.setitem(MODELS._items, "tiny-llama", dc_replace(spec, default_lora_rank=spec.default_lora_rank + 4))
+    assert request.key() != key
+    monkeypatch.undo()
+    task = TASKS.get("aclsum-summ")
+    monkeypatch.setitem(TASKS._items, "aclsum-summ", dc_replace(task, max_new_tokens=task.max_new_tokens + 1))
+    assert request.key() != key
+
+
+def test_bad_training_values_are_one_line_naming_the_field():
+    with pytest.raises(BomfError, match=r"training config: batch_size must be an int >= 1, got '16' \(text\); write 16 without quotes"):
+        R.TrainConfig(batch_size="16")
+    with pytest.raises(BomfError, match=r"lr must be a float in \(0, 10\], got 0"):
+        R.TrainConfig(lr=0)
+    with pytest.raises(BomfError, match=r"split limits: train must be an int >= 1 or None, got -5"):
+        SplitLimits(train=-5)
+    assert R.TrainConfig(lora_alpha=16) == R.TrainConfig(lora_alpha=16.0)  # one value, one key
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,11 @@ Example:
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from ...bo import pareto_mask, suggest_multi_objective, suggest_single_objective
 from ...core.errors import BomfError
+from ...core.options import Range
 from ..methods import FusionResult, register_method
 from ..objective import NEG_LOSS
 from ..search import PICK_RULES, pick, run_search
@@ -36,8 +39,10 @@ def _search_info(state, chosen, rule: str) -> dict:
 
 
 @register_method("bomf")
-def bomf(objective, pool, budget, seed, *, n_init=None, pick_rule="pareto_best_metric", objectives="all",
-         num_restarts=10, raw_samples=512, margin=0.1):
+def bomf(objective, pool, budget, seed, *, n_init: Annotated[int, Range(1)] | None = None,
+         pick_rule: Literal[PICK_RULES] = "pareto_best_metric", objectives: Literal["all", "primary"] = "all",
+         num_restarts: Annotated[int, Range(1, 1000)] = 10, raw_samples: Annotated[int, Range(1, 100_000)] = 512,
+         margin: Annotated[float, Range(0, 10)] = 0.1):
     """BOMF: multi-objective BO (qLogNEHVI) over member weights on every val metric and the val loss."""
     if pick_rule not in PICK_RULES:
         raise BomfError(f"unknown pick_rule {pick_rule!r}; use one of {', '.join(PICK_RULES)}")
@@ -75,13 +80,15 @@ def _single_objective(objective, pool, budget, seed, name, n_init, num_restarts,
 
 
 @register_method("bo_loss")
-def bo_loss(objective, pool, budget, seed, *, n_init=None, num_restarts=10, raw_samples=512):
+def bo_loss(objective, pool, budget, seed, *, n_init: Annotated[int, Range(1)] | None = None,
+            num_restarts: Annotated[int, Range(1, 1000)] = 10, raw_samples: Annotated[int, Range(1, 100_000)] = 512):
     """Ablation: single-objective BO (qLogEI) on the val loss only, same space and budget as BOMF."""
     return _single_objective(objective, pool, budget, seed, NEG_LOSS, n_init, num_restarts, raw_samples)
 
 
 @register_method("bo_metric")
-def bo_metric(objective, pool, budget, seed, *, n_init=None, num_restarts=10, raw_samples=512):
+def bo_metric(objective, pool, budget, seed, *, n_init: Annotated[int, Range(1)] | None = None,
+              num_restarts: Annotated[int, Range(1, 1000)] = 10, raw_samples: Annotated[int, Range(1, 100_000)] = 512):
     """Ablation: single-objective BO (qLogEI) on the primary val metric only, same space and budget."""
     return _single_objective(objective, pool, budget, seed, objective.primary_metric, n_init, num_restarts, raw_samples)
 
