@@ -58,6 +58,12 @@ def add_trajectory_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
 
 
+def add_precision_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="training precision: auto = bf16 autocast on a GPU with bf16, else float32 "
+                        "(fusion scores at the trajectory's precision; weights stay float32)")
+
+
 def request_from_args(args: argparse.Namespace):
     from .tasks import SplitLimits, get_task
     from .models import get_model
@@ -84,15 +90,17 @@ def request_from_args(args: argparse.Namespace):
 def _cmd_trajectory(args: argparse.Namespace) -> None:
     from tabulate import tabulate
 
+    from .core.device import resolve_device
     from .tasks import get_task
     from .training.trajectory import evaluate_trajectory, load_trajectory, train_trajectory
 
     request = request_from_args(args)
     task = get_task(request.task)
+    device = resolve_device(args.device)  # --device cuda without a GPU: one line, before any work
     cached = load_trajectory(request) is not None
     t0 = time.perf_counter()
-    traj = train_trajectory(request, device=args.device, progress=not args.quiet)
-    test = evaluate_trajectory(traj, "test", device="cpu" if args.device == "auto" else args.device)
+    traj = train_trajectory(request, device=device, progress=not args.quiet, precision=args.precision)
+    test = evaluate_trajectory(traj, "test", device=device)
     wall = time.perf_counter() - t0
     m = task.primary_metric
     rows = []
@@ -125,6 +133,7 @@ def _parse_option(text: str) -> tuple[str, object]:
 def _cmd_fuse(args: argparse.Namespace) -> None:
     from tabulate import tabulate
 
+    from .core.device import resolve_device
     from .fusion import get_method
     from .fusion.pipeline import FusionRequest, run_fusion
     from .training.trajectory import evaluate_trajectory, train_trajectory
@@ -134,9 +143,10 @@ def _cmd_fuse(args: argparse.Namespace) -> None:
     options = tuple(sorted(_parse_option(o) for o in args.option))
     spec.check_options(dict(options))
     freq = FusionRequest(trajectory=request, method=args.method, budget=args.budget, seed=args.method_seed, options=options)
-    record = run_fusion(freq, device=args.device, progress=not args.quiet)
-    traj = train_trajectory(request, device=args.device)
-    test = evaluate_trajectory(traj, "test", device="cpu")
+    device = resolve_device(args.device)  # --device cuda without a GPU: one line, before any work
+    record = run_fusion(freq, device=device, progress=not args.quiet, precision=args.precision)
+    traj = train_trajectory(request, device=device, precision=args.precision)
+    test = evaluate_trajectory(traj, "test", device=device)
     m = record["primary_metric"]
     members = traj.info["members"]
     best = max(range(len(members)), key=lambda k: (members[k]["val"]["metrics"][m], -members[k]["val"]["loss"], -k))
@@ -180,6 +190,7 @@ def regenerate_tables(suite_name: str) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
+    from .core.device import resolve_device
     from .harness.executors import get_executor
     from .harness.run import pending_groups, run_suite
     from .harness.store import ResultStore
@@ -195,6 +206,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
           f"{skipped} already stored, {sum(len(g) for g in groups)} to run")
     if args.dry_run:
         return
+    resolve_device(args.device)  # --device cuda without a GPU: one line, before any work
     kwargs = {"address": args.address} if args.executor == "ray" else {}
     report = run_suite(suite, executor=get_executor(args.executor, **kwargs), device=args.device,
                        progress=not args.quiet)
@@ -265,10 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("trajectory", help="fine-tune one trajectory (cached) and print its members' val/test scores")
     add_trajectory_args(p)
+    add_precision_arg(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_trajectory)
     p = sub.add_parser("fuse", help="fuse a (cached) trajectory with a named method; print val/test scores and cost")
     add_trajectory_args(p)
+    add_precision_arg(p)
     p.add_argument("--method", default="bomf", help="fusion method (bomf list methods)")
     p.add_argument("--budget", type=int, default=None, help="fused evaluations for search methods (default 5 x K)")
     p.add_argument("--method-seed", type=int, default=None, help="the method's seed (default: --seed)")
