@@ -200,14 +200,14 @@ def _cmd_run(args: argparse.Namespace) -> None:
     if args.tables_only:
         regenerate_tables(suite.name)
         return
+    resolve_device(args.device)  # --device cuda without a GPU: one line, before any work
     cells = suite.cells()
     groups, skipped = pending_groups(suite, ResultStore())
     print(f"suite {suite.name}: {len(cells)} cells in {len({c.group() for c in cells})} trajectories; "
           f"{skipped} already stored, {sum(len(g) for g in groups)} to run")
     if args.dry_run:
         return
-    resolve_device(args.device)  # --device cuda without a GPU: one line, before any work
-    kwargs = {"address": args.address} if args.executor == "ray" else {}
+    kwargs = {"address": args.address} if args.executor == "ray" else {"jobs": args.jobs}
     report = run_suite(suite, executor=get_executor(args.executor, **kwargs), device=args.device,
                        progress=not args.quiet)
     others = f", {report.stored_meanwhile} stored meanwhile by another process" if report.stored_meanwhile else ""
@@ -266,6 +266,9 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tables-only", action="store_true", help="regenerate tables and plots from stored records")
     p.add_argument("--dry-run", action="store_true", help="validate and expand the suite; run nothing")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--jobs", type=int, default=1,
+                   help="local executor: run this many trajectory groups side by side in worker processes, "
+                        "sharing the CPU cores and the GPU (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

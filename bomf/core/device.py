@@ -17,6 +17,8 @@ Example:
     ('cpu', 'no')
     >>> resolve_precision("cpu"), resolve_precision("cpu", "bf16").name
     (Precision(name='fp32', fallback=None), 'bf16')
+    >>> compute_identity("cpu"), compute_identity("cpu", "bf16")
+    ({'device': 'cpu', 'precision': 'no'}, {'device': 'cpu', 'precision': 'bf16'})
 """
 
 from __future__ import annotations
@@ -113,6 +115,13 @@ def resolve_precision(device: str, requested: str | None = "auto") -> Precision:
         cc = ".".join(map(str, torch.cuda.get_device_capability(torch.device(device))))
         return Precision("fp32", fallback=f"{name} (compute capability {cc}) has no native bf16: float32 instead")
     return Precision("bf16")
+
+
+def compute_identity(device: str = "auto", precision: str | None = "auto") -> dict:
+    """Where a result is computed, as far as it changes the numbers: the device kind and the
+    precision actually used there (accelerate's names, "bf16" or "no"), as a cache key holds it."""
+    device = resolve_device(device)
+    return {"device": torch.device(device).type, "precision": resolve_precision(device, precision).mixed_precision}
 
 
 def say_fallback(precision: Precision, what: str) -> None:
