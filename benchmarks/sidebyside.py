@@ -12,11 +12,14 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -48,3 +51,31 @@ def record(name: str, result: dict, **context) -> dict:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
     return out
+
+
+@contextmanager
+def throwaway_fusion_cache(*trajectory_keys: str) -> Iterator[Path]:
+    """A fresh ``$BOMF_CACHE`` (so a fusion is never a cache hit) holding links to the named
+    trajectories of the user's cache, wherever the cache settings put it (``$BOMF_CACHE``, else
+    ``$XDG_CACHE_HOME/bomf``, else ``~/.cache/bomf``); downloaded data stays shared. The settings
+    are restored afterwards.
+    """
+    from bomf.core import paths
+
+    user = paths.cache_root()
+    saved = {k: os.environ.get(k) for k in ("BOMF_CACHE", "BOMF_DATA_CACHE")}
+    data = paths.cache_dir("data")  # before BOMF_CACHE moves: the user's data cache
+    with tempfile.TemporaryDirectory(prefix="bomf-bench-") as tmp:
+        (Path(tmp) / "trajectories").mkdir()
+        for key in trajectory_keys:
+            os.symlink(user / "trajectories" / key, Path(tmp) / "trajectories" / key)
+        os.environ["BOMF_DATA_CACHE"] = str(data)
+        os.environ["BOMF_CACHE"] = tmp
+        try:
+            yield Path(tmp)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v

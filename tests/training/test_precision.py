@@ -14,14 +14,18 @@ from bomf.fusion.pipeline import FusionRequest, prepare_context, run_fusion
 from bomf.training.checkpoint import load_state
 from bomf.training.trajectory import train_trajectory
 
-from helpers import tiny_request
+from bomf.tasks import SplitLimits
+from bomf.training.request import TrainConfig, TrajectoryRequest
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     import os
 
-    request = tiny_request(seed=4, num_members=3, epochs=2)
+    # The real MiniLM on a few hundred sentences: it learns (val loss well below log 2), so
+    # "close to float32" is a statement about a trained model, not about chance-level outputs.
+    request = TrajectoryRequest("rt-polarity", "minilm", seed=0, limits=SplitLimits(160, 48, 48),
+                                config=TrainConfig(epochs=2, batch_size=16, num_members=3, lr=2e-4, eval_batch_size=48))
     out, old = {}, os.environ["BOMF_CACHE"]
     try:
         for precision in ("fp32", "bf16"):
@@ -43,9 +47,10 @@ def test_bf16_trajectory_and_fusion_cell_are_finite_and_close_to_float32(runs):
     losses32 = [m["val"]["loss"] for m in t32.info["members"]] + [r32["val"]["loss"], r32["test"]["loss"]]
     assert all(math.isfinite(v) for v in losses16)
     assert losses16 != losses32  # autocast was really on
-    # Close: bf16 keeps 8 bits of mantissa in the products; over 12 steps of a tiny model the val
-    # and test losses move by a few thousandths (measured: under 0.01), accuracy by an example or two.
-    assert max(abs(a - b) for a, b in zip(losses16, losses32)) < 0.03
+    assert min(losses32[:3]) < 0.66  # the model learned something (log 2 = 0.693)
+    # Close: bf16 keeps 8 bits of mantissa in the products; over 20 steps the val and test losses
+    # moved by under 1e-3 when measured (160 train sentences), accuracy by no example at all.
+    assert max(abs(a - b) for a, b in zip(losses16, losses32)) < 0.01
     for split in ("val", "test"):
         assert abs(r16[split]["metrics"]["accuracy"] - r32[split]["metrics"]["accuracy"]) <= 3 / 48
 
