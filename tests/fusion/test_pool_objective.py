@@ -176,3 +176,20 @@ def test_shared_evaluations_are_computed_once_and_charged_to_every_method(tmp_pa
     # A new weight vector is computed by whoever asks first and then shared the other way.
     c = second([0.5, 0.5])
     assert ev2.calls == 1 and first([0.5, 0.5]).shared_from == "bo_loss" and c.shared_from is None
+
+
+def test_fusion_does_not_depend_on_the_thread_count():
+    members = _members(5)
+    pool = CheckpointPool(get_model("tiny-bert").build_classifier(2, seed=0), members)
+    w = [0.13, 0.27, 0.2, 0.3, 0.1]
+    old = torch.get_num_threads()
+    out = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            pool.last_weights = None
+            pool.fuse(w)
+            out.append({n: t.clone() for n, t in pool.model.state_dict().items()})
+    finally:
+        torch.set_num_threads(old)
+    assert all(torch.equal(out[0][n], out[1][n]) for n in pool.names)

@@ -1,0 +1,191 @@
+#!/usr/bin/env python
+"""Where the default sweep's time goes, and what this version of the code saves of it.
+
+    python benchmarks/sweep_time.py           # -> results/benchmarks/sweep_time.json and a table
+
+The default sweep (``python run_all.py``: the offline suite, 66 cells in 6 trajectory groups)
+is too long to time before and after on a shared machine, so this splits it into components:
+
+1. **Measured on the committed records** (made on an idle 2-core machine): trajectory training
+   and the members' val evaluations, fused val evaluations (fuse + val pass), test evaluations,
+   BO numerics (``bo_seconds``), the rest of each method's time (SMAC's own work, learned-soup
+   gradient steps, bookkeeping).
+2. **Counted exactly on the same records**: the evaluations the trajectory-wide cache no longer
+   computes (a weight vector several methods of one trajectory evaluate, a final model several
+   methods choose), replaying each group's methods in the suite's order.
+3. **Measured side by side here** (interleaved, medians, one process): a fused evaluation with
+   the pool as it was (``torch._foreach_add_`` per member) vs the pool now (one matrix-vector
+   product), MiniLM, K = 8, the 500-sentence val split; and, as a lever not taken, the same val
+   pass under CPU bf16 autocast.
+
+The estimate after = committed component times x measured ratios, minus the shared evaluations.
+It is an extrapolation, not a timing of ``run_all.py``; the JSON says which number is which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(Path(__file__).resolve().parent)]
+
+ORDER = ("bomf", "bo_loss", "bo_metric", "smac_bo", "random_search", "last", "best", "swa", "uniform_soup",
+         "greedy_soup", "learned_soup")  # the offline suite's methods, in the order a group runs them
+
+
+def records_folder() -> Path:
+    for path in (REPO / "results" / "reference" / "offline" / "runs" / "offline", REPO / "results" / "runs" / "offline"):
+        if path.exists():
+            return path
+    raise SystemExit("no committed records of the offline suite under results/")
+
+
+def _key(weights) -> tuple:
+    return tuple(round(float(w), 12) for w in weights)
+
+
+def breakdown(folder: Path) -> dict:
+    """Component seconds of the committed sweep, and the evaluations sharing saves, per task."""
+    groups: dict = defaultdict(dict)
+    for path in folder.rglob("seed*.json"):
+        rec = json.loads(path.read_text())
+        groups[(rec["task"], rec["seed"])][rec["method"]] = rec
+    out: dict = defaultdict(lambda: defaultdict(float))
+    for (task, _seed), methods in sorted(groups.items()):
+        t = out[task]
+        traj = next(iter(methods.values()))["trajectory"]["costs"]
+        t["train_s"] += traj["train_seconds"]
+        t["member_eval_s"] += traj["member_eval_seconds"]
+        seen, tested = set(), set()
+        for name in ORDER:
+            rec = methods.get(name)
+            if rec is None:
+                continue
+            c = rec["costs"]
+            per_eval = c["eval_seconds"] / max(1, c["computed_evaluations"])
+            t["val_evaluations"] += c["computed_evaluations"]
+            t["val_eval_s"] += c["eval_seconds"]
+            for h in rec["history"]:
+                if _key(h["weights"]) in seen:
+                    t["val_evaluations_shared"] += 1
+                    t["val_eval_s_shared"] += h.get("seconds", per_eval)
+                seen.add(_key(h["weights"]))
+            bo = (rec.get("info") or {}).get("bo_seconds", 0.0)
+            t["bo_s"] += bo
+            t["other_method_s"] += c["method_seconds"] - c["eval_seconds"] - bo
+            test_key = ("swa",) if rec["state_source"] == "swa" else _key(rec["weights"])
+            t["test_evaluations"] += 1
+            t["test_s"] += c["test_seconds"]
+            if test_key in tested:
+                t["test_evaluations_shared"] += 1
+                t["test_s_shared"] += c["test_seconds"]
+            tested.add(test_key)
+    return {task: dict(v) for task, v in out.items()}
+
+
+def measure_fused_evaluation(rounds: int) -> dict:
+    """Old pool vs new pool, each a fuse + the val pass, interleaved; and the val pass in bf16."""
+    import torch
+
+    from bomf.fusion import CheckpointPool
+    from bomf.training.build import build_evaluator, build_model
+    from bomf.training.request import TrainConfig, TrajectoryRequest
+
+    request = TrajectoryRequest("rt-polarity", "minilm", seed=0, config=TrainConfig(lr=5e-5, batch_size=32, epochs=2,
+                                                                                     num_members=8))
+    model = build_model(request)
+    base = {n: t.clone() for n, t in model.state_dict().items()}
+    gen = torch.Generator().manual_seed(0)
+    members = [{n: t + 0.01 * torch.randn(t.shape, generator=gen) if t.is_floating_point() else t for n, t in base.items()}
+               for _ in range(8)]
+    pool = CheckpointPool(model, members)
+    old_model = build_model(request)
+    targets = [t for n, t in old_model.state_dict().items() if n in pool.names]
+    old_members = [[m[n] for n in pool.names] for m in members]
+    val = build_evaluator(request, "val", "cpu")
+    val_bf16 = build_evaluator(request, "val", "cpu", mixed_precision="bf16")
+
+    def weights():
+        w = torch.rand(8, generator=gen)
+        return (w / w.sum()).tolist()
+
+    @torch.no_grad()
+    def old_fuse(w):
+        torch._foreach_zero_(targets)
+        for wk, tensors in zip(w, old_members):
+            torch._foreach_add_(targets, tensors, alpha=wk)
+
+    times = defaultdict(list)
+    for r in range(rounds + 1):
+        w = weights()
+        t0 = time.perf_counter(); old_fuse(w); t1 = time.perf_counter(); a = val(old_model); t2 = time.perf_counter()
+        pool.fuse(w); t3 = time.perf_counter(); b = val(model); t4 = time.perf_counter()
+        c = val_bf16(model); t5 = time.perf_counter()
+        assert abs(a.loss - b.loss) < 1e-5, (a.loss, b.loss)
+        if r == 0:
+            continue  # warm-up
+        times["old_fuse_s"].append(t1 - t0)
+        times["old_eval_s"].append(t2 - t0)
+        times["new_fuse_s"].append(t3 - t2)
+        times["new_eval_s"].append(t4 - t2)
+        times["val_pass_fp32_s"].append(t4 - t3)
+        times["val_pass_bf16_s"].append(t5 - t4)
+        times["bf16_loss_difference"].append(abs(c.loss - b.loss))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    med["eval_ratio_new_over_old"] = med["new_eval_s"] / med["old_eval_s"]
+    med["bf16_val_pass_ratio"] = med["val_pass_bf16_s"] / med["val_pass_fp32_s"]
+    med["rounds"] = rounds
+    med["threads"] = torch.get_num_threads()
+    return med
+
+
+def estimate(parts: dict, measured: dict) -> dict:
+    """The sweep's committed seconds by component, and after: fewer evaluations, faster fusion."""
+    r = measured["eval_ratio_new_over_old"]
+    rows, before, after = {}, 0.0, 0.0
+    for task, t in parts.items():
+        b = {"training + member evaluations": t["train_s"] + t["member_eval_s"], "fused val evaluations": t["val_eval_s"],
+             "test evaluations": t["test_s"], "BO numerics": t["bo_s"], "other method time": t["other_method_s"]}
+        a = dict(b)
+        a["fused val evaluations"] = (t["val_eval_s"] - t.get("val_eval_s_shared", 0.0)) * r
+        a["test evaluations"] = t["test_s"] - t.get("test_s_shared", 0.0)
+        rows[task] = {"before_s": b, "after_s": a}
+        before += sum(b.values())
+        after += sum(a.values())
+    return {"by_task": rows, "before_s": before, "after_s": after, "saved_s": before - after}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--out", default=str(REPO / "results" / "benchmarks" / "sweep_time.json"))
+    args = p.parse_args(argv)
+    parts = breakdown(records_folder())
+    measured = measure_fused_evaluation(args.rounds)
+    est = estimate(parts, measured)
+    out = {"benchmark": "sweep_time", "committed_components": parts, "measured_here": measured, "estimate": est,
+           "note": "before = the committed records' own seconds (idle 2-core machine); after = the same components "
+                   "x the side-by-side ratio measured here, minus the evaluations the trajectory-wide cache shares. "
+                   "BO numerics and SMAC are as committed (their changes are measured by the BO benchmark). Not a "
+                   "timing of run_all.py."}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+    print(f"fused evaluation: old {measured['old_eval_s']:.2f} s (fuse {measured['old_fuse_s']:.3f}) vs new "
+          f"{measured['new_eval_s']:.2f} s (fuse {measured['new_fuse_s']:.3f}): x{measured['eval_ratio_new_over_old']:.3f}; "
+          f"val pass under CPU bf16 autocast x{measured['bf16_val_pass_ratio']:.2f} (not used)")
+    for task, row in est["by_task"].items():
+        print(f"\n{task}:")
+        for comp, sec in row["before_s"].items():
+            print(f"  {comp:32s} {sec / 60:6.1f} min -> {row['after_s'][comp] / 60:6.1f} min")
+    print(f"\nsweep: {est['before_s'] / 60:.1f} min of component time -> {est['after_s'] / 60:.1f} min (estimate)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
