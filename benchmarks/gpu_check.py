@@ -213,13 +213,9 @@ class Check:
                 "precision": c.get("precision", c.get("mixed_precision")), "split_sizes": traj.info["split_sizes"]}
 
     def evaluator(self) -> dict:
-        import torch
-
-        from bomf.evaluation.base import task_loss
         from bomf.fusion.pipeline import prepare_context
-        from bomf.tasks.encoding import collate
 
-        from sidebyside import compare
+        from sidebyside import authors_eval_pass, compare
 
         ctx = prepare_context(self.trajectory_request(self.args.seeds[0]), device=self.device)
         ctx.pool.fuse([1.0 / ctx.pool.size] * ctx.pool.size)
@@ -228,17 +224,8 @@ class Check:
         # The authors pad every example to 512 tokens (MiniLM's position table); a smaller model
         # (the CI check's tiny BERT) is padded to its own maximum.
         pad = min(512, getattr(model.config, "max_position_embeddings", 512))
-        padded = [{k: v.to(self.device) for k, v in collate(enc, list(range(i, min(i + 32, n))), pad_to=pad).items()}
-                  for i in range(0, n, 32)]
+        theirs = authors_eval_pass(model, ctx.task, enc, self.device, lambda: ctx.precision.autocast(self.device), pad)
         real_tokens = sum(enc.lengths())
-
-        def theirs():
-            loss = 0.0
-            with torch.inference_mode(), ctx.precision.autocast(self.device):
-                for batch in padded:
-                    logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
-                    loss += float(task_loss(ctx.task, logits, batch["labels"], reduction="sum"))
-            return loss / n
 
         def run_ours():
             return ours(model)
