@@ -313,8 +313,11 @@ class Check:
             row = {"cell": relpath, "method": rec["method"], "seed": rec["seed"], "device": rec.get("device"),
                    "precision": rec.get("precision"), "metric": rec["primary_metric"],
                    "test": rec["test"]["metrics"][rec["primary_metric"]], "val": rec["val"]["metrics"][rec["primary_metric"]],
-                   "test_loss": rec["test"]["loss"], "method_s": c["method_seconds"],
+                   "test_loss": rec["test"]["loss"], "method_s": c["method_seconds"], "eval_s": c["eval_seconds"],
+                   "bo_s": (rec.get("info") or {}).get("bo_seconds"),
                    "shared_evaluations": c.get("shared_evaluations", 0)}
+            if row["bo_s"] is not None:  # the share of the cell's stage 2 spent in BO numerics (on the CPU)
+                row["bo_share"] = row["bo_s"] / max(c["method_seconds"], 1e-9)
             if cpu is not None:
                 m = rec["primary_metric"]
                 row.update({"cpu_test": cpu["test"]["metrics"][m], "cpu_val": cpu["val"]["metrics"][m],
@@ -413,12 +416,14 @@ def table(f: dict) -> str:
         row("test metric vs CPU record: mean / mean |delta| / max |delta|",
             "-" if w["mean_delta_test"] is None else
             f"{w['mean_delta_test']:+.4f} / {w['mean_abs_delta_test']:.4f} / {w['max_abs_delta_test']:.4f}")
-        lines += ["", "| cell | device | test | CPU test | delta | val | CPU val |", "|---|---|---|---|---|---|---|"]
+        lines += ["", "| cell | device | test | CPU test | delta | val | CPU val | stage-2 s | BO share |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for c in w["cells"]:
             cpu = ("-", "-", "-") if c.get("cpu_test") is None else (
                 f"{c['cpu_test']:.4f}", f"{c['delta_test']:+.4f}", f"{c['cpu_val']:.4f}")
+            share = f"{c['bo_share']:.0%}" if "bo_share" in c else "-"
             lines.append(f"| {c['method']} seed{c['seed']} | {c['device']}/{c['precision']} | {c['test']:.4f} | "
-                         f"{cpu[0]} | {cpu[1]} | {c['val']:.4f} | {cpu[2]} |")
+                         f"{cpu[0]} | {cpu[1]} | {c['val']:.4f} | {cpu[2]} | {c['method_s']:.1f} | {share} |")
     return "\n".join(lines) + "\n"
 
 
