@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
-    forwarded = ["run", args.suite, "--executor", args.executor, "--device", args.device]
+    forwarded = ["run", args.suite, "--executor", args.executor, "--device", args.device, "--jobs", str(args.jobs)]
     for flag in ("tables_only", "skip_bad_records", "dry_run", "quiet"):
         if getattr(args, flag):
             forwarded.append("--" + flag.replace("_", "-"))

@@ -6,15 +6,12 @@ tokenises once, sorts by length and pads each batch to its own longest example. 
 printed and written to ``results/benchmarks/evaluator_throughput.json``. Target: >= 5x.
 """
 
-import torch
-
-from bomf.tasks.encoding import collate, encode_split
+from bomf.tasks.encoding import encode_split
 from bomf.evaluation.classification import Evaluator
-from bomf.evaluation.base import task_loss
 from bomf.models import get_model
 from bomf.tasks import get_task
 
-from sidebyside import compare, record
+from sidebyside import authors_eval_pass, compare, record
 
 N_EXAMPLES = 256
 
@@ -26,17 +23,7 @@ def test_evaluator_vs_pad_to_512(benchmark):
     model = spec.build_classifier(task.num_labels, seed=0).eval()
 
     ours = Evaluator(task, tokenizer, split, batch_size=128)
-    enc = encode_split(tokenizer, split, max_length=512)
-    padded = [collate(enc, list(range(i, min(i + 32, N_EXAMPLES))), pad_to=512) for i in range(0, N_EXAMPLES, 32)]
-
-    def theirs():
-        loss = 0.0
-        with torch.no_grad():
-            for batch in padded:
-                labels = batch["labels"]
-                logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
-                loss += float(task_loss(task, logits, labels, reduction="sum"))
-        return loss / N_EXAMPLES
+    theirs = authors_eval_pass(model, task, encode_split(tokenizer, split, max_length=512))
 
     # Same model, same examples: the two must agree on the loss before their speed means anything.
     assert abs(theirs() - ours(model).loss) < 1e-3

@@ -78,6 +78,12 @@ def add_trajectory_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
 
 
+def add_precision_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="training precision: auto = bf16 autocast on a GPU with bf16, else float32 "
+                        "(fusion scores at the trajectory's precision; weights stay float32)")
+
+
 def request_from_args(args: argparse.Namespace):
     from .tasks import SplitLimits, get_task
     from .models import get_model
@@ -99,22 +105,24 @@ def request_from_args(args: argparse.Namespace):
         lora_rank=args.lora_rank, eval_batch_size=args.eval_batch_size, max_length=args.max_length,
     )
     return TrajectoryRequest(task=args.task, model=args.model, seed=args.seed, config=config, limits=limits,
-                             device=args.device)
+                             device=args.device, precision=getattr(args, "precision", "auto"))
 
 
 def _cmd_trajectory(args: argparse.Namespace) -> None:
     from tabulate import tabulate
 
+    from .core.device import resolve_device
     from .tasks import get_task
     from .training.trajectory import evaluate_trajectory, load_trajectory, train_trajectory
 
     request = request_from_args(args)
     _check_cache_writable()
     task = get_task(request.task)
+    device = resolve_device(args.device)  # --device cuda without a GPU: one line, before any work
     cached = load_trajectory(request) is not None
     t0 = time.perf_counter()
     traj = train_trajectory(request, progress=not args.quiet)
-    test = evaluate_trajectory(traj, "test", device="cpu" if args.device == "auto" else args.device)
+    test = evaluate_trajectory(traj, "test", device=device)
     wall = time.perf_counter() - t0
     m = task.primary_metric
     rows = []
@@ -147,6 +155,7 @@ def _parse_option(text: str) -> tuple[str, object]:
 def _cmd_fuse(args: argparse.Namespace) -> None:
     from tabulate import tabulate
 
+    from .core.device import resolve_device
     from .fusion import get_method
     from .fusion.pipeline import FusionRequest, run_fusion
     from .training.trajectory import evaluate_trajectory, train_trajectory
@@ -158,9 +167,10 @@ def _cmd_fuse(args: argparse.Namespace) -> None:
     options = tuple(sorted((k, resolved[k]) for k in given))
     freq = FusionRequest(trajectory=request, method=args.method, budget=args.budget, seed=args.method_seed, options=options)
     _check_cache_writable()
+    device = resolve_device(args.device)  # --device cuda without a GPU: one line, before any work
     record = run_fusion(freq, progress=not args.quiet)
     traj = train_trajectory(request)
-    test = evaluate_trajectory(traj, "test", device="cpu")
+    test = evaluate_trajectory(traj, "test", device=device)
     m = record["primary_metric"]
     members = traj.info["members"]
     best = max(range(len(members)), key=lambda k: (members[k]["val"]["metrics"][m], -members[k]["val"]["loss"], -k))
@@ -210,6 +220,7 @@ def regenerate_tables(suite_name: str, skip_bad: bool = False) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
+    from .core.device import resolve_device
     from .harness.executors import get_executor
     from .harness.run import pending_groups, run_suite
     from .harness.store import ResultStore
@@ -219,13 +230,14 @@ def _cmd_run(args: argparse.Namespace) -> None:
     if args.tables_only:
         regenerate_tables(suite.name, skip_bad=args.skip_bad_records)
         return
+    resolve_device(args.device)  # --device cuda without a GPU: one line, before any work
     cells = suite.cells()
     groups, skipped = pending_groups(suite, ResultStore(), args.device)
     print(f"suite {suite.name}: {len(cells)} cells in {len({c.group() for c in cells})} trajectories; "
           f"{skipped} already stored, {sum(len(g) for g in groups)} to run")
     if args.dry_run:
         return
-    kwargs = {"address": args.address} if args.executor == "ray" else {}
+    kwargs = {"address": args.address} if args.executor == "ray" else {"jobs": args.jobs}
     report = run_suite(suite, executor=get_executor(args.executor, **kwargs), device=args.device,
                        progress=not args.quiet)
     others = f", {report.stored_meanwhile} stored meanwhile by another process" if report.stored_meanwhile else ""
@@ -289,6 +301,9 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                    help="build tables without records that cannot be read or are incomplete (each is still named)")
     p.add_argument("--dry-run", action="store_true", help="validate and expand the suite; run nothing")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--jobs", type=int, default=1,
+                   help="local executor: run this many trajectory groups side by side in worker processes, "
+                        "sharing the CPU cores and the GPU (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -300,10 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("trajectory", help="fine-tune one trajectory (cached) and print its members' val/test scores")
     add_trajectory_args(p)
+    add_precision_arg(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_trajectory)
     p = sub.add_parser("fuse", help="fuse a (cached) trajectory with a named method; print val/test scores and cost")
     add_trajectory_args(p)
+    add_precision_arg(p)
     p.add_argument("--method", default="bomf", help="fusion method (bomf list methods)")
     p.add_argument("--budget", type=int, default=None,
                    help="fused evaluations for search methods, at least 1 (default 5 x K)")

@@ -51,12 +51,18 @@ def dirty_files(porcelain: str) -> list[str]:
     return sorted(p for p in paths if not p.endswith("__pycache__/") and not p.endswith(".pyc"))
 
 
-@lru_cache(maxsize=1)
 def provenance() -> dict:
+    """Versions, git state (looked up once per process) and the hardware as it is now (the
+    torch thread count can change within a process, and changes CPU reductions' rounding)."""
     import torch
 
     hardware = {"machine": platform.machine(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                 "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    return {**_code_provenance(), "hardware": hardware}
+
+
+@lru_cache(maxsize=1)
+def _code_provenance() -> dict:
     status = _git("status", "--porcelain", "--untracked-files=all", "--", *CODE_PATHS, strip=False)
     changed = dirty_files(status) if status is not None else None
     return {
@@ -65,5 +71,4 @@ def provenance() -> dict:
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(changed) if changed is not None else None,
         "git_dirty_files": changed[:MAX_LISTED] if changed is not None else None,
-        "hardware": hardware,
     }

@@ -55,8 +55,9 @@ class SplitEvaluator:
     """What every evaluator shares: its split's references, its padded batches, its precision.
 
     Subclasses set ``labels``, ``_batches`` and ``device`` and implement ``batch_loss`` and
-    ``__call__``. ``mixed_precision="bf16"`` on CUDA evaluates under bf16 autocast, as training
-    evaluated the members, so members and fused models are scored at one precision.
+    ``__call__``. ``mixed_precision="bf16"`` evaluates under bf16 autocast (on CUDA, or on a CPU
+    when asked for), as training evaluated the members, so members and fused models are scored
+    at one precision.
     """
 
     labels: list
@@ -65,7 +66,7 @@ class SplitEvaluator:
     mixed_precision: str | None = None
 
     def precision(self):
-        enabled = self.mixed_precision == "bf16" and self.device.type == "cuda"
+        enabled = self.mixed_precision == "bf16"
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
     def __len__(self) -> int:

@@ -8,6 +8,14 @@ an evaluator for test, and the constructor refuses an evaluator of any other spl
 The members' own val evaluations, made during training, are known for free; they are exposed
 as ``prior`` (one-hot weights) and do not count against a method's budget.
 
+Several methods fused on one trajectory often ask for the same weight vector (BOMF and its
+ablations share their Sobol design; greedy soup meets the uniform soup). ``SharedEvaluations``,
+held by the pipeline's ``FusionContext``, lets them evaluate it once: a method that finds its
+weight vector there is charged as if it had evaluated it (it counts against its budget, its
+history and journal hold it with the original's seconds) and the evaluation says where it came
+from (``shared_from``). The numbers are the same as a fresh evaluation's, since fusing and
+evaluating one weight vector on one val split is deterministic.
+
 Example (with a toy evaluator):
     >>> import torch
     >>> from bomf.fusion.pool import CheckpointPool
@@ -22,6 +30,12 @@ Example (with a toy evaluator):
     >>> obj = FusionObjective(pool, Toy(), metric_names=("accuracy",), primary_metric="accuracy")
     >>> obj([0.5, 0.5]).loss, obj.n_evaluations
     (0.0, 1)
+    >>> shared = SharedEvaluations()
+    >>> first = FusionObjective(pool, Toy(), ("accuracy",), "accuracy", shared=shared, owner="bomf")
+    >>> second = FusionObjective(pool, Toy(), ("accuracy",), "accuracy", shared=shared, owner="bo_loss")
+    >>> ev = second(first([0.5, 0.5]).weights)
+    >>> ev.shared_from, second.n_evaluations, second.n_computed, second.n_shared
+    ('bomf', 1, 0, 1)
 """
 
 from __future__ import annotations
@@ -52,6 +66,7 @@ class Evaluation:
     x: list[float] | None = None  # the method's raw search point, if it has one
     label: str | None = None
     replayed: bool = False  # read back from the journal rather than computed in this process
+    shared_from: str | None = None  # evaluated by this method (owner) of the trajectory, shared, charged here
 
     def value(self, name: str) -> float:
         """An objective's value, maximised: a metric, or ``neg_loss`` = -loss."""
@@ -65,12 +80,33 @@ def weight_key(weights: Sequence[float]) -> tuple[float, ...]:
     return tuple(round(float(w), 12) for w in weights)
 
 
+class SharedEvaluations:
+    """Fused evaluations of one trajectory's val split, shared by the methods fused on it.
+
+    Only valid for one (pool, val evaluator): the pipeline keeps one per ``FusionContext``.
+    Holds each weight vector's first evaluation and the method (owner) that made it.
+    """
+
+    def __init__(self):
+        self._by_key: dict[tuple[float, ...], tuple[Evaluation, str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def get(self, key: tuple[float, ...]) -> tuple[Evaluation, str] | None:
+        return self._by_key.get(key)
+
+    def put(self, key: tuple[float, ...], ev: Evaluation, owner: str) -> None:
+        if key not in self._by_key:
+            self._by_key[key] = (ev, owner)
+
+
 class FusionObjective:
     """Evaluate fused weights on the val split; see the module docstring."""
 
     def __init__(self, pool: CheckpointPool, evaluator, metric_names: Sequence[str], primary_metric: str,
                  prior: Sequence[Evaluation] = (), journal: str | os.PathLike | None = None,
-                 identity: dict | None = None):
+                 identity: dict | None = None, shared: SharedEvaluations | None = None, owner: str = "?"):
         if getattr(evaluator, "split_name", None) != "val":
             raise BomfError("a fusion objective must be built on the val split; the test split is the pipeline's")
         self.pool = pool
@@ -80,7 +116,11 @@ class FusionObjective:
         self.prior = list(prior)
         self.history: list[Evaluation] = []
         self.n_computed = 0
-        self.seconds = 0.0
+        self.seconds = 0.0  # seconds of the evaluations computed in this process
+        self.n_shared = 0
+        self.shared_seconds = 0.0  # the original seconds of shared evaluations: charged, not spent here
+        self.shared = shared
+        self.owner = owner
         self._cache: dict[tuple[float, ...], Evaluation] = {weight_key(e.weights): e for e in self.prior}
         self._replay: dict[tuple[float, ...], dict] = {}
         self._journaled: list[dict] = []
@@ -104,7 +144,7 @@ class FusionObjective:
 
     @property
     def n_evaluations(self) -> int:
-        """Fused evaluations spent so far (journal replays included; cache hits and prior not)."""
+        """Fused evaluations spent so far (journal replays and shared ones included; repeats and prior not)."""
         return len(self.history)
 
     def __call__(self, weights: Sequence[float], x: Sequence[float] | None = None, label: str | None = None) -> Evaluation:
@@ -114,9 +154,18 @@ class FusionObjective:
         key = weight_key(w)
         if key in self._cache:
             return self._cache[key]
+        hit = self.shared.get(key) if self.shared is not None else None
         if key in self._replay:
             entry = self._replay.pop(key)
             ev = Evaluation(**{**entry, "index": len(self.history), "replayed": True})
+        elif hit is not None:
+            original, owner = hit
+            self.n_shared += 1
+            self.shared_seconds += original.seconds
+            ev = Evaluation(weights=w, loss=original.loss, metrics=dict(original.metrics), seconds=original.seconds,
+                            index=len(self.history), x=None if x is None else [float(v) for v in x], label=label,
+                            shared_from=owner)
+            self._append(ev)
         else:
             start = time.perf_counter()
             res = self.evaluator(self.pool.fuse(w))
@@ -128,6 +177,8 @@ class FusionObjective:
             self._append(ev)
         self.history.append(ev)
         self._cache[key] = ev
+        if self.shared is not None:
+            self.shared.put(key, ev, ev.shared_from or self.owner)
         if self.on_evaluation is not None:
             self.on_evaluation(ev)
         return ev

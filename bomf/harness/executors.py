@@ -1,27 +1,75 @@
 """Executors run independent jobs (one per trajectory group): locally, or as Ray tasks.
 
-``local`` runs jobs one after another in this process. ``ray`` submits each job as a Ray task
+``local`` runs jobs one after another in this process, or with ``jobs=N`` side by side in N
+worker processes on this machine, each with its share of the CPU cores (torch threads =
+cores // N) and, when there is one, the same GPU: one cell's BO numerics run on a CPU core
+while another cell's evaluations use the GPU, so a GPU that one cell at a time leaves idle
+during its BO steps is kept busy. Jobs are handed out one at a time as workers free up, so
+group claims are taken as late as with one process. ``ray`` submits each job as a Ray task
 (``num_gpus`` per task when GPUs are present) to a local Ray instance or to a cluster given by
 ``address`` (``ray start --head`` on one machine, ``ray start --address HEAD:6379`` on the others).
 
 Example:
     >>> list(get_executor("local").map(lambda x: x * 2, [1, 2]))
     [2, 4]
+    >>> sorted(get_executor("local", jobs=2).map(abs, [-1, -2, -3]))
+    [1, 2, 3]
 """
 
 from __future__ import annotations
 
+import os
 from typing import Callable, Iterable, Iterator
 
 from ..core.errors import BomfError
 
 
+def _worker_setup(threads: int) -> None:
+    """A side-by-side worker: its share of the cores (BO steps use one thread anyway)."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 class LocalExecutor:
+    """Jobs in this process one after another, or ``jobs`` at a time in worker processes."""
+
     name = "local"
 
+    def __init__(self, jobs: int = 1, threads_per_job: int | None = None):
+        if jobs < 1:
+            raise BomfError(f"--jobs must be at least 1, got {jobs}")
+        self.jobs = jobs
+        self.threads_per_job = threads_per_job or max(1, (os.cpu_count() or 1) // jobs)
+
     def map(self, fn: Callable, jobs: Iterable) -> Iterator:
-        for job in jobs:
-            yield fn(job)
+        if self.jobs == 1:
+            for job in jobs:
+                yield fn(job)
+            return
+        yield from self._map_side_by_side(fn, iter(jobs))
+
+    def _map_side_by_side(self, fn: Callable, jobs: Iterator) -> Iterator:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        # spawn, not fork: a forked child of a process that has touched CUDA cannot use the GPU.
+        pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_setup, initargs=(self.threads_per_job,))
+        pending: set = set()
+        try:
+            for job in jobs:  # the next job (and its claim) only when a worker is free
+                pending.add(pool.submit(fn, job))
+                if len(pending) >= self.jobs:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield future.result()
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class RayExecutor:
@@ -51,7 +99,7 @@ class RayExecutor:
 
 def get_executor(name: str, **kwargs):
     if name == "local":
-        return LocalExecutor()
+        return LocalExecutor(**kwargs)
     if name == "ray":
         return RayExecutor(**kwargs)
     raise BomfError(f"unknown executor {name!r}; use local or ray")

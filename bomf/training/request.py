@@ -110,7 +110,8 @@ class TrajectoryRequest:
     seed: int
     config: TrainConfig = field(default_factory=TrainConfig)
     limits: SplitLimits | None = None
-    device: str = "auto"  # where it trains: "auto", "cpu" or "cuda" (its kind and precision enter the key)
+    device: str = "auto"  # where it trains: "auto", "cpu" or "cuda" (its kind enters the key)
+    precision: str = "auto"  # "auto" (bf16 on a CUDA GPU with native bf16), "fp32" or "bf16": the one used enters the key
 
     def __post_init__(self) -> None:
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
@@ -119,9 +120,11 @@ class TrajectoryRequest:
     def resolved_limits(self) -> SplitLimits:
         return self.limits if self.limits is not None else get_task(self.task).default_limits
 
-    def on_device(self, device: str | None) -> "TrajectoryRequest":
-        """This request trained on ``device`` (None: where it says)."""
-        return self if device is None or device == self.device else replace(self, device=device)
+    def on_device(self, device: str | None, precision: str | None = None) -> "TrajectoryRequest":
+        """This request trained on ``device`` at ``precision`` (None: what it says)."""
+        changes = {k: v for k, v in (("device", device), ("precision", precision))
+                   if v is not None and v != getattr(self, k)}
+        return replace(self, **changes) if changes else self
 
     def identity(self) -> dict:
         limits = self.resolved_limits()
@@ -134,7 +137,7 @@ class TrajectoryRequest:
             "data": get_task(self.task).data_fingerprint(limits),
             "weights": get_model(self.model).fingerprint(),
             "defaults": registry_defaults(self.task, self.model, self.config),
-            "compute": compute_identity(self.device),
+            "compute": compute_identity(self.device, self.precision),
             "trainer_version": TRAINER_VERSION,
         }
 

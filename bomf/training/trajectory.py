@@ -32,7 +32,8 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 
 from ..core.atomic import read_json, write_json
-from ..core.device import make_accelerator, peak_memory_mb, reset_peak_memory
+from ..core.device import (Precision, explain_out_of_memory, make_accelerator, peak_memory_mb, reset_peak_memory,
+                           resolve_device, resolve_precision, say_fallback)
 from ..core.errors import TrainingDivergedError
 from ..core.paths import cache_dir
 from ..evaluation import task_loss
@@ -74,6 +75,7 @@ class Trajectory:
             task=ident["task"], model=ident["model"], seed=ident["seed"],
             config=TrainConfig(**ident["config"]), limits=SplitLimits(**ident["limits"]),
             device=ident.get("compute", {}).get("device", "auto"),
+            precision={"bf16": "bf16", "no": "fp32"}.get(ident.get("compute", {}).get("precision"), "auto"),
         )
 
 
@@ -100,6 +102,7 @@ class _Run:
     splits: object
     train_enc: object
     accelerator: object
+    precision: Precision
     model: torch.nn.Module
     params: dict
     val_eval: object
@@ -123,21 +126,24 @@ class _Run:
 
 
 def train_trajectory(request: TrajectoryRequest, device: str | None = None, progress: bool = False,
-                     save_members: bool = True, patience: int | None = None) -> Trajectory:
+                     save_members: bool = True, patience: int | None = None, precision: str | None = None) -> Trajectory:
     """Fine-tune per ``request`` (or reuse the cached result) and return the trajectory.
 
-    ``device`` (None: the request's) is where it trains; it is part of the request's key.
+    ``device`` and ``precision`` (None: the request's) are where and how it trains; both are part
+    of the request's key.
     ``save_members=False`` (stage-1 trials) evaluates at the member steps but writes no weights
     and caches nothing; with ``patience`` it also stops once the primary val metric has not
-    improved for that many evaluations (early stopping).
+    improved for that many evaluations (early stopping). Precision "auto" is bf16 autocast on a
+    CUDA GPU with bf16, else float32; "fp32" or "bf16" (also on a CPU); weights stay float32.
     """
-    request = request.on_device(device)
-    device = request.device
+    request = request.on_device(device, precision)
+    device = resolve_device(request.device)
+    resolved = resolve_precision(device, request.precision)
     if save_members:
         cached = load_trajectory(request)
-        if cached is not None:
+        if cached is not None:  # its key holds the device kind and the precision used
             return cached
-    run = _setup(request, device, save_members)
+    run = _setup(request, device, save_members, resolved)
     try:
         _train(run, progress, patience)
     except BaseException:
@@ -147,7 +153,7 @@ def train_trajectory(request: TrajectoryRequest, device: str | None = None, prog
     return _finish(run)
 
 
-def _setup(request: TrajectoryRequest, device: str, save_members: bool) -> _Run:
+def _setup(request: TrajectoryRequest, device: str, save_members: bool, precision: Precision) -> _Run:
     """Data, model, val evaluator, member schedule, optimizer and the folder being built."""
     cfg = request.config
     task = get_task(request.task)
@@ -160,7 +166,8 @@ def _setup(request: TrajectoryRequest, device: str, save_members: bool) -> _Run:
     else:
         train_enc = encode_split(tokenizer, splits.train, max_length)
 
-    accelerator = make_accelerator(device)
+    say_fallback(precision, f"training {request.task}/{request.model}")
+    accelerator = make_accelerator(device, precision)
     model = build_model(request)
     params = count_parameters_for_flops(model)
     val_eval = build_evaluator(request, "val", accelerator.device, splits=splits, tokenizer=tokenizer,
@@ -182,7 +189,7 @@ def _setup(request: TrajectoryRequest, device: str, save_members: bool) -> _Run:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
     return _Run(request=request, task=task, spec=spec, splits=splits, train_enc=train_enc, accelerator=accelerator,
-                model=model, params=params, val_eval=val_eval, total_steps=total_steps, schedule=schedule,
+                precision=precision, model=model, params=params, val_eval=val_eval, total_steps=total_steps, schedule=schedule,
                 optimizer=optimizer, scheduler=scheduler, swa=swa, work=work)
 
 
@@ -232,25 +239,27 @@ def _train_step(run: _Run, idx: list[int]) -> None:
     request, cfg, task, dev = run.request, run.request.config, run.task, run.device
     accelerator, model = run.accelerator, run.model
     t0 = time.perf_counter()
-    if task.is_generation:
-        batch = {k: v.to(dev) for k, v in collate_lm(run.train_enc, idx).items()}
-        with accelerator.autocast():
-            loss = lm_loss(model, batch)
-        n_tokens = batch["input_ids"].numel() + (batch["labels"].numel() if run.spec.arch == "seq2seq" else 0)
-    else:
-        label_dtype = torch.float32 if task.kind == "regression" else torch.long
-        batch = {k: v.to(dev) for k, v in collate(run.train_enc, idx, label_dtype=label_dtype).items()}
-        labels = batch.pop("labels")
-        with accelerator.autocast():
-            logits = model(**batch).logits
-        loss = task_loss(task, logits, labels)
-        n_tokens = batch["input_ids"].numel()
-    if not torch.isfinite(loss):
-        raise TrainingDivergedError(
-            f"training {request.task}/{request.model} diverged (loss {loss.item()}) at step {run.step + 1} "
-            f"with lr {cfg.lr}; lower the learning rate"
-        )
-    accelerator.backward(loss)
+    with explain_out_of_memory(f"training {request.task}/{request.model}", "batch size", cfg.batch_size,
+                               "--batch-size, or batch_size under [train] in a suite"):
+        if task.is_generation:
+            batch = {k: v.to(dev) for k, v in collate_lm(run.train_enc, idx).items()}
+            with accelerator.autocast():
+                loss = lm_loss(model, batch)
+            n_tokens = batch["input_ids"].numel() + (batch["labels"].numel() if run.spec.arch == "seq2seq" else 0)
+        else:
+            label_dtype = torch.float32 if task.kind == "regression" else torch.long
+            batch = {k: v.to(dev) for k, v in collate(run.train_enc, idx, label_dtype=label_dtype).items()}
+            labels = batch.pop("labels")
+            with accelerator.autocast():
+                logits = model(**batch).logits
+            loss = task_loss(task, logits, labels)
+            n_tokens = batch["input_ids"].numel()
+        if not torch.isfinite(loss):
+            raise TrainingDivergedError(
+                f"training {request.task}/{request.model} diverged (loss {loss.item()}) at step {run.step + 1} "
+                f"with lr {cfg.lr}; lower the learning rate"
+            )
+        accelerator.backward(loss)
     if cfg.max_grad_norm:
         accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
     run.optimizer.step()
@@ -267,7 +276,9 @@ def _train_step(run: _Run, idx: list[int]) -> None:
 
 def _take_member(run: _Run, epoch: int):
     """Evaluate the model on val now and, when building a trajectory, save it as the next member."""
-    res = run.val_eval(run.model)
+    with explain_out_of_memory("evaluating a member on val", "eval batch size", run.request.config.eval_batch_size,
+                               "--eval-batch-size, or eval_batch_size under [train] in a suite"):
+        res = run.val_eval(run.model)
     run.eval_seconds += res.seconds
     entry = {"index": len(run.members), "step": run.step, "epoch": epoch, "val": res.to_dict()}
     if run.work is not None:
@@ -299,6 +310,8 @@ def _finish(run: _Run) -> Trajectory:
             "flops_estimate": run.tokens * (2 * run.params["non_embedding"] + 4 * run.params["trainable_non_embedding"]),
             "device": str(dev),
             "mixed_precision": run.accelerator.mixed_precision,
+            "precision": run.precision.name,  # "bf16" (autocast; weights float32) or "fp32"
+            "precision_fallback": run.precision.fallback,  # why not bf16 where bf16 was asked for
             **peak_memory_mb(dev),
         },
     }
@@ -347,17 +360,21 @@ def _progress(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, leave=False)
 
 
-def evaluate_trajectory(traj: Trajectory, split_name: str = "test", device: str = "cpu") -> dict:
+def evaluate_trajectory(traj: Trajectory, split_name: str = "test", device: str = "auto") -> dict:
     """Loss and metrics of every member and the SWA average on ``split_name``; cached in the folder.
 
+    Scored at the trajectory's precision (as its members were on val), on ``device``.
     This is the pipeline's (and CLI's) report, never an input to a fusion method.
     """
     cache = traj.folder / f"eval_{split_name}.json"
     if cache.exists():
         return read_json(cache)
+    device = resolve_device(device)
+    precision = resolve_precision(device, traj.info["costs"].get("mixed_precision"))
+    say_fallback(precision, f"scoring trajectory {traj.info['key']} on {split_name}")
     request = traj.request()
     model = build_model(request).to(device)
-    evaluator = build_evaluator(request, split_name, device, mixed_precision=traj.info["costs"].get("mixed_precision"))
+    evaluator = build_evaluator(request, split_name, device, mixed_precision=precision.mixed_precision)
     expected = saved_state(model)
     out = {"members": [], "swa": None}
     for state in traj.load_members(expected):

@@ -18,7 +18,7 @@ def test_provenance_says_whether_the_code_was_committed(monkeypatch):
             return "?? baselines/my_soup.py\n"
         return "abc123"
 
-    P.provenance.cache_clear()
+    P._code_provenance.cache_clear()
     monkeypatch.setattr(P, "_git", fake_git)
     try:
         rec = P.provenance()
@@ -27,7 +27,7 @@ def test_provenance_says_whether_the_code_was_committed(monkeypatch):
         status = next(a for a in calls if a[0] == "status")
         assert "--untracked-files=all" in status and set(P.CODE_PATHS) <= set(status)
         monkeypatch.setattr(P, "_git", lambda *a, strip=True: "" if a[0] == "status" else "abc123")
-        P.provenance.cache_clear()
+        P._code_provenance.cache_clear()
         assert P.provenance()["git_dirty"] is False and P.provenance()["git_dirty_files"] == []
     finally:
-        P.provenance.cache_clear()
+        P._code_provenance.cache_clear()

@@ -200,3 +200,39 @@ def test_the_fusion_key_holds_effective_option_values(traj_request, monkeypatch)
     monkeypatch.setitem(M.METHODS._items, "bomf", replace(spec, options=changed))
     assert implicit.key() != explicit.key() == FusionRequest(trajectory=traj_request, method="bomf", budget=6,
                                                              options=(("num_restarts", 10),)).key()
+
+
+def test_methods_of_one_trajectory_share_identical_evaluations_and_are_charged_for_them(traj_request):
+    import shutil
+
+    from bomf.fusion.pipeline import prepare_context
+
+    ctx = prepare_context(traj_request, device="cpu")
+    opts = (("n_init", 3), ("num_restarts", 2), ("raw_samples", 32))
+
+    def request(method, options=opts):
+        return FusionRequest(trajectory=traj_request, method=method, budget=5, options=options)
+
+    bomf = run_fusion(request("bomf"), device="cpu", context=ctx)
+    loss = run_fusion(request("bo_loss"), device="cpu", context=ctx)
+    # BOMF and its ablation start from the same Sobol design: evaluated once, charged to both.
+    assert bomf["costs"]["shared_evaluations"] == 0 and bomf["costs"]["computed_evaluations"] == 5
+    assert loss["costs"]["shared_evaluations"] == 3 and loss["costs"]["computed_evaluations"] == 2
+    label = "bomf(n_init=3,num_restarts=2,raw_samples=32)"  # the method and its options
+    assert loss["costs"]["fused_evaluations"] == 5 and [h["shared_from"] for h in loss["history"][:3]] == [label] * 3
+    assert [h["loss"] for h in loss["history"][:3]] == [h["loss"] for h in bomf["history"][:3]]
+    # The same search with another pick rule walks the same path: everything shared, the test too
+    # when it picks the same model; its record is what it would have computed alone.
+    picked = run_fusion(request("bomf", opts + (("pick_rule", "best_loss"),)), device="cpu", context=ctx)
+    assert picked["costs"]["shared_evaluations"] == 5 and picked["costs"]["computed_evaluations"] == 0
+    assert picked["costs"]["eval_seconds"] == pytest.approx(sum(h["seconds"] for h in bomf["history"]))
+    shutil.rmtree(fusion_folder(request("bomf")))  # the same cell again, its record gone: nothing to compute
+    again = run_fusion(request("bomf"), device="cpu", context=ctx)
+    assert again["test"]["shared_from"] == label and again["test"]["metrics"] == bomf["test"]["metrics"]
+    alone_request = request("bo_loss")
+    shutil.rmtree(fusion_folder(alone_request))
+    alone = run_fusion(alone_request, device="cpu")  # a fresh context: nothing to share
+    assert alone["costs"]["computed_evaluations"] == 5 and alone["costs"]["shared_evaluations"] == 0
+    strip = lambda r: [(h["weights"], h["loss"], h["metrics"]) for h in r["history"]]  # noqa: E731
+    assert strip(alone) == strip(loss) and alone["test"]["metrics"] == loss["test"]["metrics"]
+    assert alone["weights"] == loss["weights"] and alone["device"] == "cpu" and alone["precision"] == "fp32"

@@ -31,7 +31,9 @@ limits = { train = 96, val = 48, test = 48 }
 
 TIMING = {"seconds", "method_seconds", "eval_seconds", "overhead_seconds", "test_seconds", "bo_seconds",
           "train_seconds", "member_eval_seconds", "peak_rss_mb", "computed_evaluations", "replayed", "train_seconds",
-          "replayed_evaluations"}
+          "replayed_evaluations",
+          # which method of the trajectory evaluated a shared weight vector first depends on what ran in this process
+          "shared_from", "shared_evaluations", "shared_seconds"}
 
 
 def _strip(obj):
