@@ -163,7 +163,7 @@ def _cmd_fuse(args: argparse.Namespace) -> None:
         print("weights:", " ".join(f"{w:.3f}" for w in (record["weights"] or [])))
 
 
-def regenerate_tables(suite_name: str) -> None:
+def regenerate_tables(suite_name: str, references: list[str] | None = None) -> None:
     from .core.paths import results_root
     from .reports.plots import write_plots
     from .harness.store import ResultStore
@@ -172,7 +172,8 @@ def regenerate_tables(suite_name: str) -> None:
     records = ResultStore().records(suite_name)
     if not records:
         raise BomfError(f"no records for suite '{suite_name}' under {ResultStore().root}; run it first (bomf run {suite_name})")
-    tables = write_tables(records, results_root() / "tables" / suite_name, title=f"suite {suite_name}")
+    tables = write_tables(records, results_root() / "tables" / suite_name, title=f"suite {suite_name}",
+                          references=references)
     plots = write_plots(records, results_root() / "plots" / suite_name)
     print(f"{len(records)} records -> {len(tables)} table files in {tables[0].parent}, "
           f"{len(plots)} plots in {plots[0].parent if plots else '-'}")
@@ -187,7 +188,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
 
     suite = load_suite(args.suite)  # validated before any compute; run_suite checks the folders
     if args.tables_only:
-        regenerate_tables(suite.name)
+        regenerate_tables(suite.name, suite.references)
         return
     cells = suite.cells()
     groups, skipped = pending_groups(suite, ResultStore())
@@ -204,13 +205,14 @@ def _cmd_run(args: argparse.Namespace) -> None:
     if report.left and not ResultStore().records(suite.name):
         print("no records yet; the process computing them writes the tables when it finishes")
         return
-    regenerate_tables(suite.name)
+    regenerate_tables(suite.name, suite.references)
 
 
 def _cmd_tables(args: argparse.Namespace) -> None:
     from .harness.suite import load_suite
 
-    regenerate_tables(load_suite(args.suite).name)
+    suite = load_suite(args.suite)
+    regenerate_tables(suite.name, suite.references)
 
 
 def _cmd_stage1(args: argparse.Namespace) -> None:

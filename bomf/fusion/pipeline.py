@@ -100,6 +100,7 @@ class FusionContext:
     val: SplitEvaluator
     test: SplitEvaluator
     device: str
+    test_clusters: list | None = None  # the test split's cluster ids, if the task declares them
 
 
 def prepare_context(trajectory: TrajectoryRequest, device: str = "auto", progress: bool = False) -> FusionContext:
@@ -117,7 +118,8 @@ def prepare_context(trajectory: TrajectoryRequest, device: str = "auto", progres
     precision = traj.info["costs"].get("mixed_precision")  # members were scored at it during training
     val = build_evaluator(treq, "val", device, splits=splits, tokenizer=tokenizer, mixed_precision=precision)
     test = build_evaluator(treq, "test", device, splits=splits, tokenizer=tokenizer, mixed_precision=precision)
-    return FusionContext(traj=traj, task=task, pool=pool, val=val, test=test, device=device)
+    clusters = None if splits.test.clusters is None else list(splits.test.clusters)
+    return FusionContext(traj=traj, task=task, pool=pool, val=val, test=test, device=device, test_clusters=clusters)
 
 
 def cached_record(request: FusionRequest) -> dict | None:
@@ -181,7 +183,8 @@ def run_fusion(request: FusionRequest, device: str = "auto", progress: bool = Fa
                        "costs": traj.info["costs"], "member_steps": traj.info["member_steps"],
                        "members_val": [{"loss": m["val"]["loss"], "metrics": m["val"]["metrics"]}
                                        for m in traj.info["members"]],
-                       "swa_val": {"loss": traj.info["swa"]["val"]["loss"], "metrics": traj.info["swa"]["val"]["metrics"]}},
+                       "swa_val": {"loss": traj.info["swa"]["val"]["loss"], "metrics": traj.info["swa"]["val"]["metrics"]},
+                       "degenerate": traj.info.get("degenerate")},
         "task": treq.task,
         "model": treq.model,
         "method": request.method,
@@ -195,7 +198,9 @@ def run_fusion(request: FusionRequest, device: str = "auto", progress: bool = Fa
                  "predictions": test_result.extra["predictions"], "labels": test_result.extra["labels"],
                  # generation tasks: per-example metric values (tables bootstrap over them)
                  **({"example_scores": test_result.extra["example_scores"]}
-                    if "example_scores" in test_result.extra else {})},
+                    if "example_scores" in test_result.extra else {}),
+                 # tasks whose test examples share sources: the tables resample whole clusters
+                 **({"clusters": ctx.test_clusters} if ctx.test_clusters is not None else {})},
         "costs": {
             "budget": request.resolved_budget() if spec.search else 0,
             "fused_evaluations": objective.n_evaluations,

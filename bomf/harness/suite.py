@@ -28,8 +28,10 @@ from ..training.request import TrainConfig, TrajectoryRequest
 
 SUITES_DIR = REPO_ROOT / "benchmarks" / "suites"
 TOP_KEYS = {"name", "description", "seeds", "budget", "methods", "stage1", "stage1_options", "train", "tasks", "variants",
-            "method_options"}
-TASK_KEYS = {"name", "models", "limits", "train"}
+            "method_options", "references"}
+VARIANT_KEYS = {"method", "options", "budget"}
+TASK_KEYS = {"name", "models", "limits", "train", "regime"}
+REGIME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
 
 
@@ -38,6 +40,7 @@ class Variant:
     label: str
     method: str
     options: tuple[tuple[str, object], ...] = ()
+    budget: int | None = None  # this variant's budget (a budget curve); None = the suite's
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,18 @@ class Cell:
     budget: int | None
     train: TrainConfig
     limits: SplitLimits | None
+    regime: str = ""  # a named fine-tuning regime of the task (its own limits / training config)
+
+    @property
+    def task_label(self) -> str:
+        return f"{self.task}@{self.regime}" if self.regime else self.task
 
     def group(self) -> tuple:
         """Cells of one group share one trajectory (one stage-1 choice and one fine-tuning)."""
-        return (self.task, self.model, self.seed, self.stage1)
+        return (self.task_label, self.model, self.seed, self.stage1)
 
     def relpath(self) -> str:
-        return f"{self.suite}/{self.task}/{self.model}/{self.stage1}/{self.label}/seed{self.seed}.json"
+        return f"{self.suite}/{self.task_label}/{self.model}/{self.stage1}/{self.label}/seed{self.seed}.json"
 
     def fusion_request(self, config: TrainConfig) -> FusionRequest:
         traj = TrajectoryRequest(task=self.task, model=self.model, seed=self.seed, config=config, limits=self.limits)
@@ -80,6 +88,7 @@ class Suite:
     variants: list[Variant]
     stage1_options: dict = field(default_factory=dict)
     tasks: list[dict] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)  # the tables' named references (else chosen by val)
 
     def cells(self) -> list[Cell]:
         out = []
@@ -90,8 +99,9 @@ class Suite:
                         for v in self.variants:
                             opts = tuple(sorted((k, _freeze(v)) for k, v in self.stage1_options.get(s1, {}).items()))
                             out.append(Cell(suite=self.name, task=t["name"], model=model, seed=seed, stage1=s1,
-                                            stage1_options=opts, label=v.label, method=v.method, options=v.options, budget=self.budget,
-                                            train=t["config"], limits=t["limits"]))
+                                            stage1_options=opts, label=v.label, method=v.method, options=v.options,
+                                            budget=v.budget if v.budget is not None else self.budget,
+                                            train=t["config"], limits=t["limits"], regime=t["regime"]))
         return out
 
 
@@ -166,21 +176,38 @@ def load_suite(name_or_path: str) -> Suite:
             spec = declared[label]
             if "method" not in spec:
                 raise _fail(path, f"variant {label!r} needs a 'method'")
+            bad = sorted(set(spec) - VARIANT_KEYS)
+            if bad:
+                raise _fail(path, f"variant {label!r} has unknown key {bad[0]!r}; allowed: {', '.join(sorted(VARIANT_KEYS))}")
+            v_budget = spec.get("budget")
+            if v_budget is not None and (not isinstance(v_budget, int) or isinstance(v_budget, bool) or v_budget < 1):
+                raise _fail(path, f"variant {label!r}: budget must be a positive integer, got {v_budget!r}")
             method, options = spec["method"], dict(spec.get("options", {}))
         else:
             method, options = label, dict(method_options.get(label, {}))
         m = get_method(method)
         m.check_options(options)
-        variants.append(Variant(label=label, method=method, options=tuple(sorted(options.items()))))
+        variants.append(Variant(label=label, method=method, options=tuple(sorted(options.items())),
+                                budget=declared[label].get("budget") if label in declared else None))
+    references = raw.get("references", [])
+    if not isinstance(references, list) or any(r not in labels for r in references):
+        raise _fail(path, f"references must list methods of the suite ({', '.join(labels)}), got {references!r}")
 
     base_train = _train_config(path, raw.get("train", {}), {})
-    tasks = []
+    tasks, seen_tasks = [], set()
     for t in raw["tasks"]:
         unknown = sorted(set(t) - TASK_KEYS)
         if unknown:
             raise _fail(path, f"a [[tasks]] entry has unknown key {unknown[0]!r}; allowed: {', '.join(sorted(TASK_KEYS))}")
         if "name" not in t or not t.get("models"):
             raise _fail(path, "every [[tasks]] entry needs a name and a non-empty models list")
+        regime = t.get("regime", "")
+        if not isinstance(regime, str) or not set(regime) <= REGIME_CHARS or regime.startswith("."):
+            raise _fail(path, f"regime of {t['name']} must be letters, digits, '_', '-' or '.', got {regime!r}")
+        if (t["name"], regime) in seen_tasks:
+            raise _fail(path, f"task {t['name']} is listed twice" + (f" with regime {regime!r}" if regime else "")
+                        + "; give each entry its own regime = \"...\"")
+        seen_tasks.add((t["name"], regime))
         task = get_task(t["name"])
         for model in t["models"]:
             spec = get_model(model)
@@ -199,6 +226,8 @@ def load_suite(name_or_path: str) -> Suite:
             config = TrainConfig(**_train_config(path, t.get("train", {}), base_train))
         except BomfError as exc:
             raise _fail(path, f"training config of {t['name']}: {exc}") from exc
-        tasks.append({"name": t["name"], "models": list(t["models"]), "limits": limits, "config": config})
+        tasks.append({"name": t["name"], "models": list(t["models"]), "limits": limits, "config": config,
+                      "regime": regime})
     return Suite(name=raw["name"], description=raw.get("description", ""), path=path, seeds=list(seeds), budget=budget,
-                 stage1=list(stage1), variants=variants, tasks=tasks, stage1_options=stage1_options)
+                 stage1=list(stage1), variants=variants, tasks=tasks, stage1_options=stage1_options,
+                 references=list(references))

@@ -44,11 +44,18 @@ def test_identical_request_reuses_the_record(traj_request, monkeypatch):
     assert _run(traj_request, "uniform_soup") == first
 
 
-def test_learned_soup_lowers_the_val_loss_from_uniform(traj_request):
+def test_learned_soup_minimises_the_full_val_loss_until_it_stops_improving(traj_request):
     uniform = _run(traj_request, "uniform_soup")
-    learned = _run(traj_request, "learned_soup", options=(("epochs", 10), ("lr", 0.2)))
-    assert learned["val"]["loss"] < uniform["val"]["loss"]
-    assert learned["info"]["gradient_steps"] == 10 * 2  # 48 val examples in batches of 32
+    learned = _run(traj_request, "learned_soup", options=(("max_steps", 60),))
+    info = learned["info"]
+    # tiny-bert's members are nearly identical (flat at float32 precision): never worse than
+    # uniform, where it starts; tests/baselines checks it finds a known minimiser
+    assert learned["val"]["loss"] <= uniform["val"]["loss"] + 1e-6
+    # converged: stopped on the plateau rule, before the cap, with every val pass counted
+    assert info["stop"] == "plateau" and info["converged"] and info["steps"] < 60
+    assert info["val_passes"] >= info["steps"]
+    # the reported val loss is the loss of the weights it kept: the best of its trace
+    assert abs(learned["val"]["loss"] - min(info["val_losses"])) < 1e-4
 
 
 def test_smac_really_drives_smac_bo(traj_request):
