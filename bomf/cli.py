@@ -209,10 +209,18 @@ def _cmd_run(args: argparse.Namespace) -> None:
 
 
 def _cmd_tables(args: argparse.Namespace) -> None:
+    from .core.paths import results_root
+    from .harness.store import ResultStore
     from .harness.suite import load_suite
+    from .reports.tables import write_summary_across_suites
 
-    suite = load_suite(args.suite)
-    regenerate_tables(suite.name, suite.references)
+    suites = [load_suite(name) for name in args.suite or ["offline"]]
+    for suite in suites:
+        regenerate_tables(suite.name, suite.references)
+    if len(suites) > 1:  # the summary across suites: every table of every suite named
+        written = write_summary_across_suites({s.name: ResultStore().records(s.name) for s in suites},
+                                              {s.name: s.references for s in suites}, results_root() / "tables")
+        print(f"summary across suites {', '.join(s.name for s in suites)} -> {written[0].parent}/summary.md")
 
 
 def _cmd_stage1(args: argparse.Namespace) -> None:
@@ -293,8 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suite", nargs="?", default="offline")
     add_run_args(p)
     p.set_defaults(func=_cmd_run)
-    p = sub.add_parser("tables", help="regenerate a suite's tables and plots from its stored records")
-    p.add_argument("suite", nargs="?", default="offline")
+    p = sub.add_parser("tables", help="regenerate suites' tables and plots from their stored records "
+                                      "(several suites: also a summary across them in results/tables/)")
+    p.add_argument("suite", nargs="*", help="suite names or .toml paths (default: offline)")
     p.set_defaults(func=_cmd_tables)
     return parser
 

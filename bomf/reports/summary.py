@@ -1,8 +1,9 @@
 """Summaries across tables (tasks, models, stage-1 strategies, suites) from their evidence.
 
 ``summary_table``: per method, the number of tables, the mean rank by mean test metric over the
-usable seeds (ties share the average rank; sorted as numbers), first places (a tie for first
-shares one place), and the Holm-corrected significant wins and losses from every table's
+usable seeds (ties share the average rank; sorted as numbers; beside it the mean number of
+methods in those tables, since a rank means more among 20 methods than among 3), first places
+(a tie for first shares one place), and the Holm-corrected significant wins and losses from every table's
 comparisons (a ``better`` verdict of A against reference R is a win for A and a loss for R).
 Tables whose every seed is degenerate are left out of the ranks, with a note.
 
@@ -60,7 +61,7 @@ def _name(key: tuple) -> str:
 
 def summary_table(evidences: list[tuple[tuple, TableEvidence]]) -> tuple[pd.DataFrame, list[str]]:
     """The summary across tables and the notes that go under it."""
-    rank_of, firsts = defaultdict(list), defaultdict(float)
+    rank_of, firsts, sizes = defaultdict(list), defaultdict(float), defaultdict(list)
     wins, losses, tested = defaultdict(int), defaultdict(int), defaultdict(int)
     notes = []
     for key, ev in evidences:
@@ -73,6 +74,7 @@ def summary_table(evidences: list[tuple[tuple, TableEvidence]]) -> tuple[pd.Data
         means = _means(ev)
         for label, rank in ranks(means).items():
             rank_of[label].append(rank)
+            sizes[label].append(len(means))
         for label, share in shared_first(means).items():
             firsts[label] += share
         for (label, ref), v in ev.verdicts.items():
@@ -85,13 +87,15 @@ def summary_table(evidences: list[tuple[tuple, TableEvidence]]) -> tuple[pd.Data
             elif v.verdict == "worse":
                 losses[label] += 1
                 wins[ref] += 1
-    rows = [{"method": label, "tables": len(r), "mean rank": float(np.mean(r)), "first places": firsts[label],
+    rows = [{"method": label, "tables": len(r), "methods per table": float(np.mean(sizes[label])),
+             "mean rank": float(np.mean(r)), "first places": firsts[label],
              "significant wins": wins[label], "significant losses": losses[label], "comparisons": tested[label]}
             for label, r in rank_of.items()]
-    df = pd.DataFrame(rows, columns=["method", "tables", "mean rank", "first places", "significant wins",
-                                     "significant losses", "comparisons"])
+    df = pd.DataFrame(rows, columns=["method", "tables", "methods per table", "mean rank", "first places",
+                                     "significant wins", "significant losses", "comparisons"])
     df = df.sort_values(["mean rank", "method"]).reset_index(drop=True)
     df["mean rank"] = df["mean rank"].map(lambda v: f"{v:.2f}")
+    df["methods per table"] = df["methods per table"].map(lambda v: f"{v:.1f}".rstrip("0").rstrip("."))
     df["first places"] = df["first places"].map(lambda v: f"{v:.2f}".rstrip("0").rstrip("."))
     notes.insert(0, "wins and losses: Holm-corrected verdicts of each table's comparisons (against its reference); "
                     "first places: a tie shares the place; mean rank: 1 = best, ties share the average rank")

@@ -190,6 +190,37 @@ def _markdown(df: pd.DataFrame) -> str:
     return tabulate(df, headers="keys", tablefmt="github", showindex=False, disable_numparse=True)
 
 
+def _write_table(out_dir: Path, stem: str, df: pd.DataFrame, notes: list[str]) -> list[Path]:
+    md = _markdown(df)
+    note_md = "".join(f"\n- {n}" for n in notes)
+    written = []
+    for ext, text in ((".md", md + "\n" + (note_md + "\n" if notes else "")), (".csv", df.to_csv(index=False)),
+                      (".tex", tabulate(df, headers="keys", tablefmt="latex_booktabs", showindex=False,
+                                        disable_numparse=True) + "\n")):
+        write_text(out_dir / f"{stem}{ext}", text)
+        written.append(out_dir / f"{stem}{ext}")
+    return written
+
+
+def write_summary_across_suites(records_by_suite: dict[str, list[dict]], references: dict[str, list[str]],
+                                out_dir: str | Path) -> list[Path]:
+    """``summary`` and ``versus`` over every table of several suites (each with its own references)."""
+    out_dir = Path(out_dir)
+    evidences, versus = [], []
+    for suite, records in sorted(records_by_suite.items()):
+        for key, recs in _group_tables(records).items():
+            evidences.append(((suite, *key), table_evidence(recs, references.get(suite))))
+            vs = versus_evidence(recs)
+            if vs is not None:
+                versus.append(((suite, *key), vs))
+    df, notes = summary_table(evidences)
+    names = ", ".join(sorted(records_by_suite))
+    written = _write_table(out_dir, "summary", df, [f"suites: {names}"] + notes)
+    if versus:
+        written += _write_table(out_dir, "versus", versus_summary(versus), [f"suites: {names}"])
+    return written
+
+
 def write_tables(records: list[dict], out_dir: str | Path, title: str = "",
                  references: list[str] | None = None) -> list[Path]:
     """Write every table as .md, .csv and .tex (plus an index ``README.md``); return the paths.
@@ -228,11 +259,7 @@ def write_tables(records: list[dict], out_dir: str | Path, title: str = "",
     for stem, heading, df, notes in tables:
         md = _markdown(df)
         note_md = "".join(f"\n- {n}" for n in notes)
-        for ext, text in ((".md", md + "\n" + (note_md + "\n" if notes else "")), (".csv", df.to_csv(index=False)),
-                          (".tex", tabulate(df, headers="keys", tablefmt="latex_booktabs", showindex=False,
-                                            disable_numparse=True) + "\n")):
-            write_text(out_dir / f"{stem}{ext}", text)
-            written.append(out_dir / f"{stem}{ext}")
+        written += _write_table(out_dir, stem, df, notes)
         sections.append(f"## {heading}\n\n{md}\n{note_md}\n" if notes else f"## {heading}\n\n{md}\n")
     write_text(out_dir / "README.md", "\n".join(sections))
     written.append(out_dir / "README.md")

@@ -165,3 +165,15 @@ def test_generation_records_are_bootstrapped_over_per_example_scores():
     ev = table_evidence([a, b], references=["best"])
     v = ev.verdicts[("bomf", "best")]
     assert v.cell().startswith("+0.2000") and v.verdict == "better"
+
+
+def test_the_summary_across_suites_keeps_their_tables_apart(tmp_path):
+    from bomf.reports.tables import write_summary_across_suites
+
+    a = [rec(label, s, w, val=v) for s in range(2) for label, w, v in (("best", 100, 0.9), ("last", 80, 0.7))]
+    b = [{**r, "suite": "b"} for r in a]  # the same task in another suite: a second table, not one merged
+    paths = write_summary_across_suites({"a": a, "b": b}, {"b": ["last"]}, tmp_path)
+    md = (tmp_path / "summary.md").read_text()
+    assert paths[0].name == "summary.md" and "suites: a, b" in md
+    row = [line for line in md.splitlines() if line.startswith("| best")][0]
+    assert row.split("|")[2].strip() == "2"  # two tables: one per suite
