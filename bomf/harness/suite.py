@@ -30,7 +30,7 @@ SUITES_DIR = REPO_ROOT / "benchmarks" / "suites"
 TOP_KEYS = {"name", "description", "seeds", "budget", "methods", "stage1", "stage1_options", "train", "tasks", "variants",
             "method_options", "references"}
 VARIANT_KEYS = {"method", "options", "budget"}
-TASK_KEYS = {"name", "models", "limits", "train", "regime"}
+TASK_KEYS = {"name", "models", "limits", "train", "regime", "methods"}
 REGIME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
 
@@ -97,6 +97,8 @@ class Suite:
                 for seed in self.seeds:
                     for s1 in self.stage1:
                         for v in self.variants:
+                            if t.get("methods") is not None and v.label not in t["methods"]:
+                                continue  # this task entry runs a subset of the suite's methods
                             opts = tuple(sorted((k, _freeze(v)) for k, v in self.stage1_options.get(s1, {}).items()))
                             out.append(Cell(suite=self.name, task=t["name"], model=model, seed=seed, stage1=s1,
                                             stage1_options=opts, label=v.label, method=v.method, options=v.options,
@@ -208,6 +210,9 @@ def load_suite(name_or_path: str) -> Suite:
             raise _fail(path, f"task {t['name']} is listed twice" + (f" with regime {regime!r}" if regime else "")
                         + "; give each entry its own regime = \"...\"")
         seen_tasks.add((t["name"], regime))
+        subset = t.get("methods")
+        if subset is not None and (not isinstance(subset, list) or not subset or any(m not in labels for m in subset)):
+            raise _fail(path, f"methods of {t['name']} must be a non-empty list of the suite's methods, got {subset!r}")
         task = get_task(t["name"])
         for model in t["models"]:
             spec = get_model(model)
@@ -227,7 +232,7 @@ def load_suite(name_or_path: str) -> Suite:
         except BomfError as exc:
             raise _fail(path, f"training config of {t['name']}: {exc}") from exc
         tasks.append({"name": t["name"], "models": list(t["models"]), "limits": limits, "config": config,
-                      "regime": regime})
+                      "regime": regime, "methods": subset})
     return Suite(name=raw["name"], description=raw.get("description", ""), path=path, seeds=list(seeds), budget=budget,
                  stage1=list(stage1), variants=variants, tasks=tasks, stage1_options=stage1_options,
                  references=list(references))

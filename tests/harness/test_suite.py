@@ -58,6 +58,7 @@ def test_a_good_suite_expands_to_cells(tmp_path):
     (('models = ["tiny-bert"]', 'models = ["tiny-bert"]\nregime = "../x"'), "regime of rt-polarity must be"),
     (('limits = { train = 64 }', 'limits = { train = 64 }\n[[tasks]]\nname = "rt-polarity"\nmodels = ["tiny-bert"]'),
      "listed twice"),
+    (('limits = { train = 64 }', 'limits = { train = 64 }\nmethods = ["swa"]'), "must be a non-empty list of the suite's"),
 ])
 def test_malformed_or_contradictory_suites_are_rejected(tmp_path, change, message):
     with pytest.raises(BomfError, match=message) as err:
@@ -82,6 +83,9 @@ train = { lr = 1e-3 }
         ("rt-polarity@high-lr", "uniform_soup", 3), ("rt-polarity@high-lr", "bomf_p", 2)]
     assert cells[2].train.lr == 1e-3 and cells[0].group() != cells[2].group()
     assert cells[2].relpath() == "t/rt-polarity@high-lr/tiny-bert/default/uniform_soup/seed0.json"
+    # a task entry may run a subset of the suite's methods
+    subset = load_suite(_write(tmp_path, text.replace('regime = "high-lr"', 'regime = "high-lr"\nmethods = ["bomf_p"]')))
+    assert [(c.task_label, c.label) for c in subset.cells()][2:] == [("rt-polarity@high-lr", "bomf_p")]
 
 
 def test_the_regimes_suite_validates_with_the_bomf_variants():
@@ -92,7 +96,8 @@ def test_the_regimes_suite_validates_with_the_bomf_variants():
         pytest.skip("the regimes suite lists the BOMF variants of the `bo` branch (merged by the lead)")
     suite = load_suite("regimes")
     cells = suite.cells()
-    assert len(cells) == 2 * 3 * 3 * 21 and suite.references == ["last", "best"]
+    # 3 seeds x (2 default regimes x 21 methods + 4 other regimes x 16: no budget curve there)
+    assert len(cells) == 3 * (2 * 21 + 4 * 16) and suite.references == ["last", "best"]
     assert {c.budget for c in cells if c.label in ("bomf", "bomf_paper", "random_search", "smac_bo")} == {58}
     assert {c.budget for c in cells if c.label.endswith("_b32") or c.label == "bomf_posterior"} == {32}
 
