@@ -1,13 +1,23 @@
-"""Baseline ``learned_soup``: fusion weights learned by gradient descent on the val loss.
+"""Baseline ``learned_soup``: fusion weights learned by minimising the val loss, to convergence.
 
 Weights alpha = softmax(logits) (so they stay on the simplex); the fused parameters
 sum_k alpha_k theta_k are passed to a functional forward of the live model
-(``torch.func.functional_call``), and Adam lowers the val loss with respect to the logits
-(the paper's "Learned SWA", model soups' learned soup). Starts at the uniform soup. Its cost
-is gradient passes over val, recorded in ``info``; the final weights cost one fused evaluation.
+(``torch.func.functional_call``), and the val loss is minimised with respect to the logits
+(the paper's "Learned SWA", model soups' learned soup). Starts at the uniform soup.
+
+The loss is the exact full-val loss (the gradient is accumulated over every val batch, each
+weighted by its size), minimised by L-BFGS with a strong-Wolfe line search until it stops
+improving: the best loss so far has improved by less than ``tol`` (relative, 0.1%) over the
+last ``window`` (10) steps, or ``max_steps`` (50) is reached (then ``info["converged"]`` is
+False). On a toy with 8 unequal members this converges in 23 steps / 46 val passes, where the
+older recipe (8 mini-batch Adam steps) ended within 0.05 of uniform weights (docs/statistics.md).
+
+Its cost, stated in ``info``: L-BFGS steps, val passes (a forward and backward pass over the
+whole val split), ``eval_equivalents`` (3 per pass + the final evaluation: what it would cost
+in fused evaluations) and seconds.
 """
 
-import random
+import math
 import time
 from typing import Annotated
 
@@ -19,10 +29,17 @@ from bomf.core.options import Range
 from bomf.fusion import FusionResult, register_method
 
 
+def _weight(batch) -> int:
+    """A batch's share of the val loss: its examples (classification), or its target tokens
+    (generation, whose loss is a mean over target tokens)."""
+    labels = batch["labels"]
+    return int(labels.shape[0]) if labels.dim() == 1 else int((labels != -100).sum())
+
+
 @register_method("learned_soup", search=False)
-def learned_soup(objective, pool, budget, seed, *, epochs: Annotated[int, Range(1, 10_000)] = 3,
-                 lr: Annotated[float, Range(0, None, low_open=True)] = 0.05):
-    """Softmax fusion weights trained by Adam on the val loss through a functional forward."""
+def learned_soup(objective, pool, budget, seed, *, max_steps: Annotated[int, Range(1, 10_000)] = 50,
+                 tol: Annotated[float, Range(0, None)] = 1e-3, window: Annotated[int, Range(1, 10_000)] = 10):
+    """Softmax fusion weights minimising the full val loss (L-BFGS, strong Wolfe), run to a plateau."""
     evaluator = objective.evaluator
     if not hasattr(evaluator, "batch_loss"):
         raise BomfError("learned_soup needs a model evaluator with batches (a real task), not a toy objective")
@@ -31,29 +48,53 @@ def learned_soup(objective, pool, budget, seed, *, epochs: Annotated[int, Range(
     was_training = model.training
     model.eval()  # no dropout: the gradient of the loss the objective reports
     members = [pool.member_tensors(i) for i in range(k)]
+    batches = evaluator.batches
+    n_total = sum(_weight(b) for b in batches)
     # Only the fused tensors are replaced in the functional call: everything else (integer
     # buffers, a LoRA model's frozen base, tied copies of a fused tensor) is the live model's own.
     # Passing those too would hand functional_call two values for one tied tensor.
     logits = torch.zeros(k, requires_grad=True, device=members[0][0].device)
-    optimizer = torch.optim.Adam([logits], lr=lr)
-    order = list(range(len(evaluator.batches)))
-    rng = random.Random(seed)
-    trace, start = [], time.perf_counter()
-    for _ in range(epochs):
-        rng.shuffle(order)
-        for b in order:
-            batch = evaluator.batches[b]
+    # No built-in tolerances: on a flat landscape (near-identical members) they would stop before
+    # the first step; the plateau rule below decides when the loss has stopped improving.
+    optimizer = torch.optim.LBFGS([logits], lr=1.0, max_iter=1, line_search_fn="strong_wolfe",
+                                  tolerance_grad=0.0, tolerance_change=0.0)
+    passes = 0
+
+    def closure():
+        nonlocal passes
+        optimizer.zero_grad()
+        total = 0.0
+        for batch in batches:  # accumulated over val: the exact gradient of the full val loss
             alpha = torch.softmax(logits, 0)
             params = {name: sum(alpha[i] * members[i][j] for i in range(k)) for j, name in enumerate(pool.names)}
             loss = evaluator.batch_loss(model, batch,
                                         forward=lambda **kw: functional_call(model, params, args=(), kwargs=kw))
-            optimizer.zero_grad()
+            loss = loss * (_weight(batch) / n_total)
             loss.backward()
-            optimizer.step()
-            trace.append(loss.item())
+            total += float(loss.detach())
+        passes += 1
+        return torch.tensor(total)
+
+    trace, best, best_logits = [], math.inf, logits.detach().clone()
+    stop, start = "max_steps", time.perf_counter()
+    for _ in range(max_steps):
+        here = logits.detach().clone()
+        loss = float(optimizer.step(closure))  # the loss at ``here``, where this step started
+        if not math.isfinite(loss):
+            stop = "non-finite loss"
+            break
+        trace.append(loss)
+        if loss < best:
+            best, best_logits = loss, here
+        if len(trace) > window and min(trace[:-window]) - best < tol * abs(min(trace[:-window])):
+            stop = "plateau"
+            break
     model.train(was_training)
-    w = torch.softmax(logits.detach().double(), 0).tolist()
+    w = torch.softmax(best_logits.double(), 0).tolist()
     ev = objective(w, label="learned soup")
-    return FusionResult(weights=w, evaluation=ev, info={"gradient_steps": len(trace), "epochs": epochs, "lr": lr,
-                                                         "train_seconds": time.perf_counter() - start,
-                                                         "batch_losses": trace})
+    return FusionResult(weights=w, evaluation=ev, info={
+        "optimizer": "lbfgs (strong Wolfe), full val batch", "steps": len(trace), "val_passes": passes,
+        "eval_equivalents": 3 * passes + 1,  # a backward costs about two forwards; + the final evaluation
+        "converged": stop == "plateau", "stop": stop, "max_steps": max_steps, "tol": tol, "window": window,
+        "train_seconds": time.perf_counter() - start, "val_losses": trace,
+        "max_weight_change_from_uniform": max(abs(x - 1.0 / k) for x in w)})

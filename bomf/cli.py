@@ -197,10 +197,11 @@ def _cmd_fuse(args: argparse.Namespace) -> None:
         print("weights:", " ".join(f"{w:.3f}" for w in (record["weights"] or [])))
 
 
-def regenerate_tables(suite_name: str, skip_bad: bool = False) -> None:
+def regenerate_tables(suite_name: str, skip_bad: bool = False, references: list[str] | None = None) -> None:
     """Tables and plots from a suite's stored records. Every unusable record (damaged JSON, a
     record lacking what tables read) is named in one line on stderr; then, unless ``skip_bad``,
-    the command fails rather than build tables from part of the results."""
+    the command fails rather than build tables from part of the results. ``references``: the
+    methods every table compares with (the suite's; None: the best baseline by val mean)."""
     from .core.paths import results_root
     from .reports.plots import write_plots
     from .harness.store import ResultStore
@@ -212,7 +213,8 @@ def regenerate_tables(suite_name: str, skip_bad: bool = False) -> None:
         print(f"bomf: {line}; left out of the tables", file=sys.stderr)
     if not records:
         raise BomfError(f"no records for suite '{suite_name}' under {ResultStore().root}; run it first (bomf run {suite_name})")
-    tables = write_tables(records, results_root() / "tables" / suite_name, title=f"suite {suite_name}")
+    tables = write_tables(records, results_root() / "tables" / suite_name, title=f"suite {suite_name}",
+                          references=references)
     plots = write_plots(records, results_root() / "plots" / suite_name)
     print(f"{len(records)} records -> {len(tables)} table files in {tables[0].parent}, "
           f"{len(plots)} plots in {plots[0].parent if plots else '-'}")
@@ -228,7 +230,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
 
     suite = load_suite(args.suite)  # validated before any compute; run_suite checks the folders
     if args.tables_only:
-        regenerate_tables(suite.name, skip_bad=args.skip_bad_records)
+        regenerate_tables(suite.name, skip_bad=args.skip_bad_records, references=suite.references)
         return
     resolve_device(args.device)  # --device cuda without a GPU: one line, before any work
     cells = suite.cells()
@@ -246,13 +248,23 @@ def _cmd_run(args: argparse.Namespace) -> None:
     if report.left and not ResultStore().scan(suite.name)[0]:
         print("no records yet; the process computing them writes the tables when it finishes")
         return
-    regenerate_tables(suite.name, skip_bad=args.skip_bad_records)
+    regenerate_tables(suite.name, skip_bad=args.skip_bad_records, references=suite.references)
 
 
 def _cmd_tables(args: argparse.Namespace) -> None:
+    from .core.paths import results_root
+    from .harness.store import ResultStore
     from .harness.suite import load_suite
+    from .reports.tables import write_summary_across_suites
 
-    regenerate_tables(load_suite(args.suite).name, skip_bad=args.skip_bad_records)
+    suites = [load_suite(name) for name in args.suite or ["offline"]]
+    for suite in suites:
+        regenerate_tables(suite.name, skip_bad=args.skip_bad_records, references=suite.references)
+    if len(suites) > 1:  # the summary across suites: every table of every suite named
+        written = write_summary_across_suites({s.name: ResultStore().records(s.name, skip_bad=args.skip_bad_records)
+                                               for s in suites},
+                                              {s.name: s.references for s in suites}, results_root() / "tables")
+        print(f"summary across suites {', '.join(s.name for s in suites)} -> {written[0].parent}/summary.md")
 
 
 def _cmd_stage1(args: argparse.Namespace) -> None:
@@ -346,8 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suite", nargs="?", default="offline")
     add_run_args(p)
     p.set_defaults(func=_cmd_run)
-    p = sub.add_parser("tables", help="regenerate a suite's tables and plots from its stored records")
-    p.add_argument("suite", nargs="?", default="offline")
+    p = sub.add_parser("tables", help="regenerate suites' tables and plots from their stored records "
+                                      "(several suites: also a summary across them in results/tables/)")
+    p.add_argument("suite", nargs="*", help="suite names or .toml paths (default: offline)")
     p.add_argument("--skip-bad-records", action="store_true",
                    help="build tables without records that cannot be read or are incomplete (each is still named)")
     p.set_defaults(func=_cmd_tables)

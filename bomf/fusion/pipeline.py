@@ -51,7 +51,8 @@ from ..training.build import build_evaluator, build_model
 # per FUSION_VERSION and TRAINER_VERSION) and fails when behaviour changed without a bump.
 # 2: keys hold every option's effective value; BO, pool and evaluator changes since version 1.
 # 3: fusion as one matrix-vector product (sums at BLAS's rounding: BO may walk another path).
-FUSION_VERSION = "3"
+# 4: learned soup minimises the full val loss by L-BFGS to a plateau; records carry test clusters.
+FUSION_VERSION = "4"
 # Bump when the record's layout changes but its numbers do not: cached records of an older
 # layout are rebuilt from the evaluation journal (no fused evaluation is repeated).
 # 3: device, precision, precision_fallback; shared evaluations (costs, history, test).
@@ -141,6 +142,7 @@ class FusionContext:
     precision: Precision = Precision("fp32")
     shared: SharedEvaluations = field(default_factory=SharedEvaluations)
     test_results: dict = field(default_factory=dict)  # ("weights", key) | ("swa",) -> (EvalResult, owner)
+    test_clusters: list | None = None  # the test split's cluster ids, if the task declares them
 
 
 def prepare_context(trajectory: TrajectoryRequest, device: str | None = None, progress: bool = False,
@@ -170,7 +172,9 @@ def prepare_context(trajectory: TrajectoryRequest, device: str | None = None, pr
                           mixed_precision=scoring.mixed_precision)
     test = build_evaluator(treq, "test", device, splits=splits, tokenizer=tokenizer,
                            mixed_precision=scoring.mixed_precision)
-    return FusionContext(traj=traj, task=task, pool=pool, val=val, test=test, device=device, precision=scoring)
+    clusters = None if splits.test.clusters is None else list(splits.test.clusters)
+    return FusionContext(traj=traj, task=task, pool=pool, val=val, test=test, device=device, precision=scoring,
+                         test_clusters=clusters)
 
 
 def cached_record(request: FusionRequest) -> dict | None:
@@ -256,7 +260,8 @@ def run_fusion(request: FusionRequest, device: str | None = None, progress: bool
                        "costs": traj.info["costs"], "member_steps": traj.info["member_steps"],
                        "members_val": [{"loss": m["val"]["loss"], "metrics": m["val"]["metrics"]}
                                        for m in traj.info["members"]],
-                       "swa_val": {"loss": traj.info["swa"]["val"]["loss"], "metrics": traj.info["swa"]["val"]["metrics"]}},
+                       "swa_val": {"loss": traj.info["swa"]["val"]["loss"], "metrics": traj.info["swa"]["val"]["metrics"]},
+                       "degenerate": traj.info.get("degenerate")},
         "task": treq.task,
         "model": treq.model,
         "method": request.method,
@@ -272,7 +277,9 @@ def run_fusion(request: FusionRequest, device: str | None = None, progress: bool
                  "shared_from": test_shared_from,
                  # generation tasks: per-example metric values (tables bootstrap over them)
                  **({"example_scores": test_result.extra["example_scores"]}
-                    if "example_scores" in test_result.extra else {})},
+                    if "example_scores" in test_result.extra else {}),
+                 # tasks whose test examples share sources: the tables resample whole clusters
+                 **({"clusters": ctx.test_clusters} if ctx.test_clusters is not None else {})},
         "costs": {
             "budget": request.resolved_budget() if spec.search else 0,
             "fused_evaluations": objective.n_evaluations,

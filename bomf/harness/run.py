@@ -95,6 +95,7 @@ def stage1_record(cell: Cell):
 def cell_record(cell: Cell, fusion: dict, stage1) -> dict:
     """The stored record: the fusion record plus the cell's place in the suite and stage-1 cost."""
     return {**fusion, "suite": cell.suite, "label": cell.label, "cell": cell.relpath(),
+            **({"regime": cell.regime} if cell.regime else {}),
             "stage1": {"strategy": cell.stage1, "costs": stage1.costs, "info": stage1.info}}
 
 

@@ -30,8 +30,10 @@ from ..training.request import TRAIN_OPTIONS, TrainConfig, TrajectoryRequest
 
 SUITES_DIR = REPO_ROOT / "benchmarks" / "suites"
 TOP_KEYS = {"name", "description", "seeds", "budget", "methods", "stage1", "stage1_options", "train", "tasks", "variants",
-            "method_options"}
-TASK_KEYS = {"name", "models", "limits", "train"}
+            "method_options", "references"}
+VARIANT_KEYS = {"method", "options", "budget"}
+TASK_KEYS = {"name", "models", "limits", "train", "regime", "methods"}
+REGIME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
 
 
@@ -40,6 +42,7 @@ class Variant:
     label: str
     method: str
     options: tuple[tuple[str, object], ...] = ()
+    budget: int | None = None  # this variant's budget (a budget curve); None = the suite's
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,18 @@ class Cell:
     budget: int | None
     train: TrainConfig
     limits: SplitLimits | None
+    regime: str = ""  # a named fine-tuning regime of the task (its own limits / training config)
+
+    @property
+    def task_label(self) -> str:
+        return f"{self.task}@{self.regime}" if self.regime else self.task
 
     def group(self) -> tuple:
         """Cells of one group share one trajectory (one stage-1 choice and one fine-tuning)."""
-        return (self.task, self.model, self.seed, self.stage1)
+        return (self.task_label, self.model, self.seed, self.stage1)
 
     def relpath(self) -> str:
-        return f"{self.suite}/{self.task}/{self.model}/{self.stage1}/{self.label}/seed{self.seed}.json"
+        return f"{self.suite}/{self.task_label}/{self.model}/{self.stage1}/{self.label}/seed{self.seed}.json"
 
     def fusion_request(self, config: TrainConfig, device: str = "auto") -> FusionRequest:
         traj = TrajectoryRequest(task=self.task, model=self.model, seed=self.seed, config=config, limits=self.limits,
@@ -83,6 +91,7 @@ class Suite:
     variants: list[Variant]
     stage1_options: dict = field(default_factory=dict)
     tasks: list[dict] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)  # the tables' named references (else chosen by val)
 
     def cells(self) -> list[Cell]:
         out = []
@@ -91,10 +100,13 @@ class Suite:
                 for seed in self.seeds:
                     for s1 in self.stage1:
                         for v in self.variants:
+                            if t.get("methods") is not None and v.label not in t["methods"]:
+                                continue  # this task entry runs a subset of the suite's methods
                             opts = tuple(sorted(self.stage1_options.get(s1, {}).items()))
                             out.append(Cell(suite=self.name, task=t["name"], model=model, seed=seed, stage1=s1,
-                                            stage1_options=opts, label=v.label, method=v.method, options=v.options, budget=self.budget,
-                                            train=t["config"], limits=t["limits"]))
+                                            stage1_options=opts, label=v.label, method=v.method, options=v.options,
+                                            budget=v.budget if v.budget is not None else self.budget,
+                                            train=t["config"], limits=t["limits"], regime=t["regime"]))
         return out
 
 
@@ -229,14 +241,19 @@ def load_suite(name_or_path: str) -> Suite:
     for label in labels:
         try:
             check_path_name(label, "method")
+            v_budget = None
             if label in declared:
                 spec = _table(path, declared, label, f"[variants.{label}]")
-                extra = sorted(set(spec) - {"method", "options"})
+                extra = sorted(set(spec) - VARIANT_KEYS)
                 if extra:
-                    raise BomfError(f"[variants.{label}] has unknown key {extra[0]!r}; a variant has method and options")
+                    raise BomfError(f"[variants.{label}] has unknown key {extra[0]!r}; a variant has "
+                                    f"{', '.join(sorted(VARIANT_KEYS))}")
                 if "method" not in spec:
                     raise BomfError(f"variant {label!r} needs a 'method'")
                 method = spec["method"]
+                v_budget = spec.get("budget")
+                if v_budget is not None and (not isinstance(v_budget, int) or isinstance(v_budget, bool) or v_budget < 1):
+                    raise BomfError(f"[variants.{label}] budget must be a positive integer, got {v_budget!r}")
                 given = _table(path, spec, "options", f"[variants.{label}] options")
                 where = f"[variants.{label}] options:"
             else:
@@ -249,10 +266,13 @@ def load_suite(name_or_path: str) -> Suite:
         except BomfError as exc:
             raise _fail(path, str(exc)) from None
         options = tuple(sorted((k, resolved[k]) for k in given))
-        variants.append(Variant(label=label, method=method, options=options))
+        variants.append(Variant(label=label, method=method, options=options, budget=v_budget))
+    references = raw.get("references", [])
+    if not isinstance(references, list) or any(r not in labels for r in references):
+        raise _fail(path, f"references must list methods of the suite ({', '.join(labels)}), got {references!r}")
 
     base_train = _train_table(path, _table(path, raw, "train", "[train]"), "[train]")
-    tasks = []
+    tasks, seen_tasks = [], set()
     task_entries = raw["tasks"]
     if not isinstance(task_entries, list) or not task_entries or not all(isinstance(t, dict) for t in task_entries):
         raise _fail(path, "tasks must be a non-empty list of [[tasks]] tables")
@@ -269,6 +289,16 @@ def load_suite(name_or_path: str) -> Suite:
                 check_path_name(model, "model")
         except BomfError as exc:
             raise _fail(path, str(exc)) from None
+        regime = t.get("regime", "")
+        if not isinstance(regime, str) or not set(regime) <= REGIME_CHARS or regime.startswith("."):
+            raise _fail(path, f"regime of {t['name']} must be letters, digits, '_', '-' or '.', got {regime!r}")
+        if (t["name"], regime) in seen_tasks:
+            raise _fail(path, f"task {t['name']} is listed twice" + (f" with regime {regime!r}" if regime else "")
+                        + "; give each entry its own regime = \"...\"")
+        seen_tasks.add((t["name"], regime))
+        subset = t.get("methods")
+        if subset is not None and (not isinstance(subset, list) or not subset or any(m not in labels for m in subset)):
+            raise _fail(path, f"methods of {t['name']} must be a non-empty list of the suite's methods, got {subset!r}")
         for model in models:
             spec = get_model(model)
             if task.is_generation != spec.is_generator:
@@ -283,6 +313,8 @@ def load_suite(name_or_path: str) -> Suite:
             config = TrainConfig(**{**base_train, **table})
         except BomfError as exc:
             raise _fail(path, f"training config of {t['name']}: {exc}") from exc
-        tasks.append({"name": t["name"], "models": list(models), "limits": limits, "config": config})
+        tasks.append({"name": t["name"], "models": list(models), "limits": limits, "config": config,
+                      "regime": regime, "methods": subset})
     return Suite(name=name, description=description, path=path, seeds=list(seeds), budget=budget,
-                 stage1=list(stage1), variants=variants, tasks=tasks, stage1_options=stage1_options)
+                 stage1=list(stage1), variants=variants, tasks=tasks, stage1_options=stage1_options,
+                 references=list(references))

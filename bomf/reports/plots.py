@@ -6,6 +6,8 @@
 - ``search__<task>__<model>__<stage1>.png``: best-so-far val metric and hypervolume (val metric,
   -val loss; normalised by the members) against fused evaluations, per search method, mean
   over seeds.
+- ``budget__<task>__<model>__<stage1>.png``: test metric against budget for methods a suite lists
+  at several budgets (``budget.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import torch
 
 from ..core.atomic import atomic_path
 from ..bo import apply_normalisation, hypervolume, normalise_objectives, reference_point
+from .budget import budget_plot
+from .evidence import table_key, task_label
 
 
 def _plt():
@@ -29,8 +33,15 @@ def _plt():
     return plt
 
 
+def save_figure(fig, path: Path) -> None:
+    """Write a PNG atomically (a concurrent reader never sees half a PNG) with fixed metadata."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
+    _plt().close(fig)
+
+
 def _key(r):
-    return (r["task"], r["model"], r.get("stage1", {}).get("strategy", "default"))
+    return table_key(r)
 
 
 def landscape(records: list[dict], path: Path) -> None:
@@ -52,12 +63,10 @@ def landscape(records: list[dict], path: Path) -> None:
                    label=r.get("label", r["method"]), edgecolors="k", linewidths=0.5)
     ax.set_xlabel("val loss")
     ax.set_ylabel(f"val {p}")
-    ax.set_title(f"{r0['task']} / {r0['model']} / seed {r0['seed']}: val {p} vs val loss")
+    ax.set_title(f"{task_label(r0)} / {r0['model']} / seed {r0['seed']}: val {p} vs val loss")
     ax.legend(fontsize=7, loc="best", ncol=2)
     fig.tight_layout()
-    with atomic_path(path) as tmp:  # a concurrent reader never sees half a PNG
-        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def search_curves(records: list[dict], path: Path) -> None:
@@ -94,11 +103,9 @@ def search_curves(records: list[dict], path: Path) -> None:
     a2.set_ylabel(f"hypervolume (val {p}, -val loss)")
     a1.legend(fontsize=7)
     r0 = records[0]
-    fig.suptitle(f"{r0['task']} / {r0['model']}: search progress, mean over seeds")
+    fig.suptitle(f"{task_label(r0)} / {r0['model']}: search progress, mean over seeds")
     fig.tight_layout()
-    with atomic_path(path) as tmp:  # a concurrent reader never sees half a PNG
-        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_plots(records: list[dict], out_dir: str | Path) -> list[Path]:
@@ -117,4 +124,7 @@ def write_plots(records: list[dict], out_dir: str | Path) -> list[Path]:
         path = out_dir / f"search__{stem}.png"
         search_curves(recs, path)
         written.append(path)
+        path = out_dir / f"budget__{stem}.png"
+        if budget_plot(recs, path, f"{task} / {model} / {s1}: test metric against budget"):
+            written.append(path)
     return written

@@ -7,6 +7,8 @@ the question framing is ours. About 13% of pairs are positive, so F1 (of the pos
 is the primary metric and accuracy is reported beside it. Splits are ACLSum's own
 (100 / 50 / 100 papers, ~11.6k / 5.9k / 11.3k pairs); the default limits subsample them to a
 CPU-sized 4,000 / 1,000 / 2,000 pairs with a fixed seed (pass limits to change that).
+Pairs of one paper share their sentences (each sentence once per aspect) and their writing, so
+each pair carries its paper's id as a cluster: the tables resample test papers, not pairs.
 
 Example:
     >>> from bomf.tasks import get_task
@@ -47,8 +49,9 @@ def read_papers(split: str) -> list[dict]:
 
 
 def papers_to_pairs(papers: list[dict]) -> Split:
-    questions, sentences, labels = [], [], []
-    for paper in papers:
+    questions, sentences, labels, clusters = [], [], [], []
+    for n, paper in enumerate(papers):
+        paper_id = paper.get("id", f"paper {n}")
         for aspect, question in ASPECT_QUESTIONS.items():
             for section in SECTIONS:
                 sents = paper["sentences"][section]
@@ -57,7 +60,8 @@ def papers_to_pairs(papers: list[dict]) -> Split:
                     questions.append(question)
                     sentences.append(sentence)
                     labels.append(int(mark))
-    return Split(text_a=questions, text_b=sentences, labels=labels)
+                    clusters.append(paper_id)
+    return Split(text_a=questions, text_b=sentences, labels=labels, clusters=clusters)
 
 
 def load() -> Splits:
@@ -77,5 +81,6 @@ register_task(
         max_length=128,
         label_names=("not_highlighted", "highlighted"),
         default_limits=SplitLimits(train=4000, val=1000, test=2000),
+        cluster_unit="paper",
     )
 )

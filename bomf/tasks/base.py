@@ -40,15 +40,22 @@ class Split:
 
     For generation tasks ``text_a`` is the source (the prompt's content) and a label is the
     reference: a string (summarization) or a list of gold answers, empty if unanswerable (QA).
+
+    ``clusters`` (optional): a source id per example (e.g. the paper a sentence comes from).
+    Examples of one cluster are not independent, so the tables' bootstrap resamples whole
+    clusters of the test split (``docs/statistics.md``); training ignores them.
     """
 
     text_a: Sequence[str]
     text_b: Sequence[str] | None
     labels: Sequence[int | float]
+    clusters: Sequence[str | int] | None = None
 
     def __post_init__(self) -> None:
-        if len(self.text_a) != len(self.labels) or (self.text_b is not None and len(self.text_b) != len(self.labels)):
-            raise BomfError("split has texts and labels of different lengths; fix the task loader")
+        n = len(self.labels)
+        if len(self.text_a) != n or (self.text_b is not None and len(self.text_b) != n) or (
+                self.clusters is not None and len(self.clusters) != n):
+            raise BomfError("split has texts, labels or clusters of different lengths; fix the task loader")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -65,6 +72,7 @@ class Split:
             text_a=[self.text_a[i] for i in idx],
             text_b=None if self.text_b is None else [self.text_b[i] for i in idx],
             labels=[self.labels[i] for i in idx],
+            clusters=None if self.clusters is None else [self.clusters[i] for i in idx],
         )
 
 
@@ -110,6 +118,9 @@ class Task:
     ``load()`` returns the full train/val/test splits; it is deterministic (fixed split seed).
     ``metrics`` lists every reported metric; ``primary_metric`` is the one methods select on.
 
+    ``cluster_unit`` names what a cluster is when the splits carry cluster ids (``Split.clusters``,
+    e.g. "paper"); the tables then resample whole clusters of the test split.
+
     Generation tasks also say how a label becomes the training target (``target_of``), what the
     model says for "no answer" (``no_answer``, mapped to "" before scoring) and the target /
     decoding length bounds; their metrics are text metrics (``bomf.metrics.text``), scored per
@@ -131,6 +142,7 @@ class Task:
     no_answer: str | None = None
     max_target_length: int = 64
     max_new_tokens: int = 64
+    cluster_unit: str | None = None
 
     def __post_init__(self) -> None:
         if self.primary_metric not in self.metrics:

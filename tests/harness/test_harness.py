@@ -95,7 +95,13 @@ def test_tables_and_plots_regenerate_identically_from_records(sweep, monkeypatch
     md = first["rt-polarity__tiny-bert__default.md"].decode()
     for label in ("bomf", "uniform_soup", "greedy_soup", "swa"):
         assert label in md
-    assert "±" in md and ("noise" in md or "better" in md or "worse" in md) and "reference" in md
+    assert "±" in md and "reference" in md
+    # A random tiny model may predict one class on val in every seed: the table then says so
+    # instead of giving verdicts; otherwise it gives verdicts.
+    if all(r["trajectory"].get("degenerate") for r in store.records("tiny")):
+        assert "every seed is degenerate" in md and "should be read as a finding" in md
+    else:
+        assert "noise" in md or "better" in md or "worse" in md
     plots = list((root / "plots" / "tiny").glob("*.png"))
     assert any(p.name.startswith("landscape__") for p in plots) and any(p.name.startswith("search__") for p in plots)
     assert main(["run", str(path), "--tables-only"]) == 0

@@ -50,7 +50,7 @@ eval_batch_size = 32
 num_restarts = 2
 raw_samples = 32
 [method_options.learned_soup]
-epochs = 1
+max_steps = 3
 [[tasks]]
 name = "rt-polarity"
 models = ["tiny-bert"]

@@ -52,6 +52,13 @@ def test_a_good_suite_expands_to_cells(tmp_path):
     (('"uniform_soup", "bomf_p"', '"uniform_soup", "uniform_soup"'), "twice"),
     (('models = ["tiny-bert"]', 'models = ["tiny-llama"]'), "cannot use model tiny-llama"),
     (('name = "rt-polarity"', 'name = "aclsum-summ"'), "give it a decoder"),
+    (('options = { objectives = "primary" }', 'budget = 0'), "budget must be a positive integer"),
+    (('options = { objectives = "primary" }', 'budgets = 4'), "unknown key 'budgets'"),
+    (('name = "t"', 'name = "t"\nreferences = ["swa"]'), "references must list methods of the suite"),
+    (('models = ["tiny-bert"]', 'models = ["tiny-bert"]\nregime = "../x"'), "regime of rt-polarity must be"),
+    (('limits = { train = 64 }', 'limits = { train = 64 }\n[[tasks]]\nname = "rt-polarity"\nmodels = ["tiny-bert"]'),
+     "listed twice"),
+    (('limits = { train = 64 }', 'limits = { train = 64 }\nmethods = ["swa"]'), "must be a non-empty list of the suite's"),
 ])
 def test_malformed_or_contradictory_suites_are_rejected(tmp_path, change, message):
     with pytest.raises(BomfError, match=message) as err:
@@ -97,6 +104,42 @@ def test_options_are_normalised_and_effective_values_enter_the_key(tmp_path):
     request = cell.fusion_request(TrainConfig(epochs=1))
     options = request.identity()["options"]
     assert options["margin"] == 1.0 and options["num_restarts"] == 10 and options["pick_rule"] == "pareto_best_metric"
+
+
+def test_regimes_variant_budgets_and_references_expand_into_their_own_cells(tmp_path):
+    text = GOOD.replace('options = { objectives = "primary" }', 'budget = 2').replace(
+        'name = "t"', 'name = "t"\nreferences = ["uniform_soup"]') + """
+[[tasks]]
+name = "rt-polarity"
+regime = "high-lr"
+models = ["tiny-bert"]
+train = { lr = 1e-3 }
+"""
+    suite = load_suite(_write(tmp_path, text))
+    assert suite.references == ["uniform_soup"]
+    cells = suite.cells()
+    assert [(c.task_label, c.label, c.budget) for c in cells] == [
+        ("rt-polarity", "uniform_soup", 3), ("rt-polarity", "bomf_p", 2),
+        ("rt-polarity@high-lr", "uniform_soup", 3), ("rt-polarity@high-lr", "bomf_p", 2)]
+    assert cells[2].train.lr == 1e-3 and cells[0].group() != cells[2].group()
+    assert cells[2].relpath() == "t/rt-polarity@high-lr/tiny-bert/default/uniform_soup/seed0.json"
+    # a task entry may run a subset of the suite's methods
+    subset = load_suite(_write(tmp_path, text.replace('regime = "high-lr"', 'regime = "high-lr"\nmethods = ["bomf_p"]')))
+    assert [(c.task_label, c.label) for c in subset.cells()][2:] == [("rt-polarity@high-lr", "bomf_p")]
+
+
+def test_the_regimes_suite_validates_with_the_bomf_variants():
+    from bomf.fusion import METHODS
+
+    needed = ("bomf_paper", "bomf_posterior", "bomf_loss_guard", "bomf_soup_start")
+    if not all(n in METHODS.names() for n in needed):
+        pytest.skip("the regimes suite lists the BOMF variants of the `bo` branch (merged by the lead)")
+    suite = load_suite("regimes")
+    cells = suite.cells()
+    # 3 seeds x (2 default regimes x 21 methods + 4 other regimes x 16: no budget curve there)
+    assert len(cells) == 3 * (2 * 21 + 4 * 16) and suite.references == ["last", "best"]
+    assert {c.budget for c in cells if c.label in ("bomf", "bomf_paper", "random_search", "smac_bo")} == {58}
+    assert {c.budget for c in cells if c.label.endswith("_b32") or c.label == "bomf_posterior"} == {32}
 
 
 def test_shipped_suites_validate():

@@ -5,6 +5,7 @@ import pytest
 from bomf.core.errors import BomfError
 from bomf.tasks import Split, SplitLimits, Splits, Task, carve_val, get_task
 from bomf.tasks.aclsum_qnli import ASPECT_QUESTIONS, papers_to_pairs
+from bomf.tasks.conll2010 import parse_rows as parse_conll_rows
 from bomf.tasks.rt_polarity import parse_rows
 
 
@@ -40,6 +41,7 @@ def test_aclsum_pairs_follow_the_highlights():
     assert (ASPECT_QUESTIONS["challenge"], "s1", 1) in pairs
     assert (ASPECT_QUESTIONS["approach"], "s3", 1) in pairs
     assert sum(split.labels) == 3
+    assert split.clusters == ["paper 0"] * 9  # every pair of a paper is one cluster
 
 
 def test_aclsum_qnli_real_splits_are_sized_and_imbalanced():
@@ -50,6 +52,25 @@ def test_aclsum_qnli_real_splits_are_sized_and_imbalanced():
     assert capped.sizes() == {"train": 4000, "val": 1000, "test": 2000}
     assert 0.08 < sum(capped.test.labels) / len(capped.test) < 0.2
     assert task.primary_metric == "f1" and "accuracy" in task.metrics
+    # test pairs are clustered by paper (each sentence three times): about 100 papers
+    assert task.cluster_unit == "paper" and 90 <= len(set(capped.test.clusters)) <= 100
+    assert len(capped.test.clusters) == len(capped.test)
+
+
+def test_conll2010_rows_are_unescaped_deduplicated_and_uncertain_is_one():
+    raw = '\ufeff"1","Pope Benedict XII"\r\n"-1","Some say it is &quot;odd&quot;."\r\n"1","Pope Benedict XII"'
+    assert parse_conll_rows(raw.encode("utf-8")) == [("Pope Benedict XII", 0), ('Some say it is "odd".', 1)]
+
+
+def test_conll2010_split_is_fixed_disjoint_balanced_and_has_1500_test_sentences():
+    task = get_task("conll2010-uncertainty")
+    a, b = task.load_splits(), task.load_splits()
+    assert a.sizes() == {"train": 957, "val": 500, "test": 1500}
+    assert list(a.test.text_a) == list(b.test.text_a) and list(a.val.labels) == list(b.val.labels)
+    train, val, test = set(a.train.text_a), set(a.val.text_a), set(a.test.text_a)
+    assert not (train & test) and not (val & test) and not (train & val)  # repeats were dropped
+    assert 0.45 < sum(a.test.labels) / 1500 < 0.55 and set(a.train.labels) == {0, 1}
+    assert task.primary_metric == "matthews" and task.label_names == ("certain", "uncertain")
 
 
 def test_carve_val_is_deterministic_disjoint_and_complete():

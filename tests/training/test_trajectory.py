@@ -153,6 +153,36 @@ def test_trajectory_holds_k_members_swa_and_costs(tiny_traj):
     assert any(not torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_degenerate_trajectory_is_detected_when_training_ends(tmp_path, monkeypatch, caplog):
+    from bomf.training.degenerate import degenerate_reason
+
+    monkeypatch.setenv("BOMF_CACHE", str(tmp_path))
+
+    def frozen(model, cfg, total_steps):  # an optimizer that never moves: every member is the start
+        opt = torch.optim.SGD(model.parameters(), lr=0.0)
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+
+    monkeypatch.setattr(T, "_optimizer", frozen)
+    with caplog.at_level("WARNING", logger="bomf"):
+        traj = T.train_trajectory(tiny_request(seed=3), device="cpu")
+    info = traj.info
+    assert all(m["predicted_classes"] >= 1 for m in info["members"])
+    assert info["degenerate"] == degenerate_reason([m["val"]["metrics"] for m in info["members"]], "accuracy",
+                                                   [m["predicted_classes"] for m in info["members"]])
+    assert info["degenerate"] is not None
+    assert [r.message for r in caplog.records if "degenerate trajectory" in r.message]
+    assert len([r for r in caplog.records if "degenerate trajectory" in r.message]) == 1  # one line
+
+
+def test_degenerate_rules():
+    from bomf.training.degenerate import degenerate_reason
+
+    assert degenerate_reason([{"f1": 0.2}, {"f1": 0.3}], "f1", [1, 1]) == "every member predicts a single class on val"
+    assert degenerate_reason([{"f1": 0.3}, {"f1": 0.3}], "f1", [2, 2]) == "the val f1 is 0.3000 for every member"
+    assert degenerate_reason([{"f1": 0.3}, {"f1": 0.31}], "f1", [1, 2]) is None
+    assert degenerate_reason([{"f1": 0.3}], "f1") is None  # one member: nothing to compare
+
+
 def test_second_identical_request_trains_nothing(tiny_traj, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("trained again")
