@@ -3,6 +3,9 @@
 ``local`` runs jobs one after another in this process. ``ray`` submits each job as a Ray task
 (``num_gpus`` per task when GPUs are present) to a local Ray instance or to a cluster given by
 ``address`` (``ray start --head`` on one machine, ``ray start --address HEAD:6379`` on the others).
+A job carries its plugins (``GroupJob.plugins``), so Ray workers know the tasks, models and
+methods the driver knows; ``in_process`` says whether a job can call the driver back while it
+runs (per-cell progress), which only the local executor can.
 
 Example:
     >>> list(get_executor("local").map(lambda x: x * 2, [1, 2]))
@@ -18,6 +21,7 @@ from ..core.errors import BomfError
 
 class LocalExecutor:
     name = "local"
+    in_process = True
 
     def map(self, fn: Callable, jobs: Iterable) -> Iterator:
         for job in jobs:
@@ -28,6 +32,7 @@ class RayExecutor:
     """Each job a Ray task; results come back in completion order."""
 
     name = "ray"
+    in_process = False
 
     def __init__(self, address: str | None = None, num_cpus_per_job: float = 1, num_gpus_per_job: float | None = None):
         try:

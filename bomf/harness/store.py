@@ -1,4 +1,10 @@
-"""The result store: one JSON record per cell under ``results/runs/<suite>/...``, written atomically.
+"""The result store: one JSON record per cell, written atomically, under a results root.
+
+A root holds one folder per suite: ``<root>/<suite>/runs/<task>/<model>/<stage1>/<method>/seed<k>.json``
+(the records), ``<root>/<suite>/tables/`` and ``<root>/<suite>/plots/`` (derived from the records).
+Your runs' root is ``$BOMF_RESULTS`` or ``./bomf-results``; the committed reference uses the same
+layout under ``results/reference/`` (``bomf.core.paths``). A cell's relpath starts with its suite
+(``<suite>/<task>/...``, as records carry it in ``cell``).
 
 A record is the source of truth for every table and plot. A cell counts as done when its file
 exists and holds the fusion key of the cell's current configuration (change the config, and
@@ -10,6 +16,8 @@ Example:
     >>> store.write("s/t/m/default/last/seed0.json", {"key": "k1", "suite": "s"})
     >>> store.done("s/t/m/default/last/seed0.json", "k1"), len(store.records("s"))
     (True, 1)
+    >>> store.path("s/t/m/default/last/seed0.json").relative_to(store.root).as_posix()
+    's/runs/t/m/default/last/seed0.json'
 """
 
 from __future__ import annotations
@@ -24,10 +32,15 @@ from ..core.paths import UnwritableError, results_root
 
 class ResultStore:
     def __init__(self, root: str | os.PathLike | None = None):
-        self.root = Path(root) if root is not None else results_root() / "runs"
+        self.root = Path(root) if root is not None else results_root()
+
+    def suite_folder(self, suite: str, part: str = "runs") -> Path:
+        """``<root>/<suite>/<part>``: part is runs, tables or plots."""
+        return self.root / suite / part
 
     def path(self, relpath: str) -> Path:
-        return self.root / relpath
+        suite, _, rest = relpath.partition("/")
+        return self.suite_folder(suite) / rest
 
     def read(self, relpath: str) -> dict | None:
         p = self.path(relpath)
@@ -51,12 +64,12 @@ class ResultStore:
 
     def records(self, suite: str) -> list[dict]:
         """Every record of a suite, in a fixed order (by path)."""
-        folder = self.root / suite
+        folder = self.suite_folder(suite)
         out = []
         for p in sorted(folder.rglob("*.json")):
             if p.name.startswith("."):
                 continue
-            rec = self.read(str(p.relative_to(self.root)))
+            rec = self.read(f"{suite}/{p.relative_to(folder).as_posix()}")
             if rec is not None:
                 out.append(rec)
         return out

@@ -3,7 +3,9 @@
 A suite crosses tasks x models x seeds x stage-1 strategies x fusion methods at one budget.
 A method entry is a registered method name or a *variant*: a label for a method with options
 (``[variants.bomf_primary] method = "bomf"`` + ``options = {objectives = "primary"}``).
-See ``benchmarks/suites/offline.toml`` for a commented example.
+See ``benchmarks/suites/offline.toml`` for a commented example. ``plugins = ["my_pkg.tasks",
+"my_method.py"]`` names modules or files (relative to the suite) that register tasks, models or
+methods; they are imported before the suite's names are checked (``bomf.core.plugins``).
 
 Example:
     >>> suite = load_suite("smoke")
@@ -20,15 +22,18 @@ from pathlib import Path
 from ..core.errors import BomfError
 from ..fusion import get_method
 from ..models import get_model
+from ..core import plugins as plugin_loader
 from ..core.paths import REPO_ROOT
 from ..fusion.pipeline import FusionRequest
 from ..stage1.strategies import get_stage1
 from ..tasks import SplitLimits, get_task
 from ..training.request import TrainConfig, TrajectoryRequest
 
-SUITES_DIR = REPO_ROOT / "benchmarks" / "suites"
+# The built-in suites: packaged as bomf/suites in a wheel (setup.py), benchmarks/suites in a clone.
+SUITES_DIR = next((d for d in (Path(__file__).resolve().parents[1] / "suites", REPO_ROOT / "benchmarks" / "suites")
+                   if d.is_dir()), REPO_ROOT / "benchmarks" / "suites")
 TOP_KEYS = {"name", "description", "seeds", "budget", "methods", "stage1", "stage1_options", "train", "tasks", "variants",
-            "method_options"}
+            "method_options", "plugins"}
 TASK_KEYS = {"name", "models", "limits", "train"}
 TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
 
@@ -80,6 +85,7 @@ class Suite:
     variants: list[Variant]
     stage1_options: dict = field(default_factory=dict)
     tasks: list[dict] = field(default_factory=list)
+    plugins: tuple = ()  # bomf.core.plugins.Plugin, loaded by load_suite and by every worker
 
     def cells(self) -> list[Cell]:
         out = []
@@ -124,6 +130,18 @@ def _train_config(path, table: dict, base: dict) -> dict:
     return {**base, **table}
 
 
+def _load_plugins(path: Path, specs) -> tuple:
+    """The suite's ``plugins``: module names or .py files (relative to the suite), imported now."""
+    if not isinstance(specs, list) or not all(isinstance(x, str) and x.strip() for x in specs):
+        raise _fail(path, "plugins must be a list of module names or .py paths, e.g. plugins = [\"my_tasks.py\"]")
+    try:
+        resolved = tuple(plugin_loader.resolve(x, base=path.parent) for x in specs)
+        plugin_loader.load(resolved)
+    except BomfError as exc:
+        raise _fail(path, str(exc)) from exc
+    return resolved
+
+
 def load_suite(name_or_path: str) -> Suite:
     """Parse and validate a suite: every name must exist and every option must be known."""
     path = resolve_suite_path(name_or_path)
@@ -137,6 +155,7 @@ def load_suite(name_or_path: str) -> Suite:
     for key in ("name", "seeds", "methods", "tasks"):
         if key not in raw:
             raise _fail(path, f"missing required key {key!r}")
+    plugins = _load_plugins(path, raw.get("plugins", []))
     seeds = raw["seeds"]
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
         raise _fail(path, "seeds must be a non-empty list of non-negative integers")
@@ -201,4 +220,4 @@ def load_suite(name_or_path: str) -> Suite:
             raise _fail(path, f"training config of {t['name']}: {exc}") from exc
         tasks.append({"name": t["name"], "models": list(t["models"]), "limits": limits, "config": config})
     return Suite(name=raw["name"], description=raw.get("description", ""), path=path, seeds=list(seeds), budget=budget,
-                 stage1=list(stage1), variants=variants, tasks=tasks, stage1_options=stage1_options)
+                 stage1=list(stage1), variants=variants, tasks=tasks, stage1_options=stage1_options, plugins=plugins)

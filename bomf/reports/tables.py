@@ -38,7 +38,8 @@ def is_baseline(label: str, method: str) -> bool:
     from ..fusion import get_method
 
     try:
-        return get_method(method).fn.__module__.startswith("baselines.")
+        # bomf.baselines once installed (or editable), baselines from a bare checkout on sys.path
+        return get_method(method).fn.__module__.startswith(("baselines.", "bomf.baselines."))
     except Exception:
         return False
 

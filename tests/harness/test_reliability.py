@@ -91,7 +91,7 @@ def _env(root: Path, name: str) -> dict:
 
 
 def _records(root: Path, name: str) -> list[dict]:
-    return ResultStore(root / f"results-{name}" / "runs").records("twin")
+    return ResultStore(root / f"results-{name}").records("twin")
 
 
 def _journal_lines(cache: Path) -> dict[str, int]:
@@ -177,7 +177,7 @@ def test_two_processes_on_one_results_folder_compute_every_cell_once(twin_runs):
     skips = "".join(err for _, err in outputs.values())
     assert "leaving it to that process" in skips
     # Every record exists once, is valid JSON, and equals the single-process run's.
-    files = sorted((root / "results-shared" / "runs" / "twin").rglob("*.json"))
+    files = sorted((root / "results-shared" / "twin" / "runs").rglob("*.json"))
     assert len(files) == N_CELLS and all(json.loads(p.read_text()) for p in files)
     shared, single = _records(root, "shared"), _records(root, "first")
     for a, b in zip(single, shared, strict=True):
@@ -188,7 +188,7 @@ def test_two_processes_on_one_results_folder_compute_every_cell_once(twin_runs):
     cache = root / "cache-shared"
     assert _journal_lines(cache) == _journal_lines(root / "cache-first")
     assert sorted(p.name for p in (cache / "trajectories").iterdir() if p.name.startswith(".tmp")) == []
-    assert list((root / "results-shared" / "runs" / ".claims").rglob("*.claim")) == []
+    assert list((root / "results-shared" / ".claims").rglob("*.claim")) == []
     assert list((cache / "claims").glob("*.claim")) == []
 
 
@@ -334,7 +334,7 @@ def _no_compute(monkeypatch):
 def test_a_group_held_by_a_live_process_is_left_to_it_and_reported(tmp_path, monkeypatch):
     (tmp_path / "one.toml").write_text(ONE_GROUP)
     suite = load_suite(str(tmp_path / "one.toml"))
-    store = ResultStore(tmp_path / "runs")
+    store = ResultStore(tmp_path / "results")
     _no_compute(monkeypatch)
     gid = H.group_id(suite.cells())
     holder = _holder(H.group_claims_folder(store, suite.name) / f"{gid}.claim", 60)
@@ -356,7 +356,7 @@ def test_a_group_held_by_a_live_process_is_left_to_it_and_reported(tmp_path, mon
 def test_a_dead_processes_group_claim_is_removed_and_the_group_runs(tmp_path, monkeypatch):
     (tmp_path / "one.toml").write_text(ONE_GROUP)
     suite = load_suite(str(tmp_path / "one.toml"))
-    store = ResultStore(tmp_path / "runs")
+    store = ResultStore(tmp_path / "results")
     gid = H.group_id(suite.cells())
     path = H.group_claims_folder(store, suite.name) / f"{gid}.claim"
     holder = _holder(path, 60)
@@ -422,7 +422,7 @@ def test_unwritable_results_or_cache_fail_in_one_line_before_any_compute(tmp_pat
     monkeypatch.setenv("BOMF_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("BOMF_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv(variable, str(blocker / "sub"))
-    earlier = tmp_path / "results" / "runs" / "twin" / "earlier.json"  # a record from before: must survive
+    earlier = tmp_path / "results" / "twin" / "runs" / "earlier.json"  # a record from before: must survive
     if variable == "BOMF_CACHE":
         earlier.parent.mkdir(parents=True)
         earlier.write_text('{"key": "k"}\n')
