@@ -50,13 +50,21 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
-def configure_logging(quiet: bool) -> logging.Handler:
+def configure_logging(quiet: bool):
+    """Route the ``bomf`` loggers to stderr for one command; returns what undoes it."""
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("bomf: %(message)s"))
+    before = (log.level, log.propagate)
     log.addHandler(handler)
     log.setLevel(logging.WARNING if quiet else logging.INFO)
     log.propagate = False
-    return handler
+
+    def restore() -> None:
+        log.removeHandler(handler)
+        log.setLevel(before[0])
+        log.propagate = before[1]
+
+    return restore
 
 
 def _cmd_list(args: argparse.Namespace) -> None:
@@ -471,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     from .core import plugins
 
     args = build_parser().parse_args(argv)
-    handler = configure_logging(getattr(args, "quiet", False))
+    restore_logging = configure_logging(getattr(args, "quiet", False))
     try:
         plugins.load(plugins.from_environment() + [plugins.resolve(p) for p in args.plugin])
         args.func(args)
@@ -482,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bomf: interrupted; re-run the same command to continue", file=sys.stderr)
         return 130
     finally:
-        log.removeHandler(handler)
+        restore_logging()
     return 0
 
 

@@ -5,7 +5,7 @@
 - Your runs (records, tables, plots) go to ``$BOMF_RESULTS``, else ``./bomf-results`` in the
   working directory (ignored by git in a clone).
 - The committed reference results are ``results/reference/`` of a clone (``$BOMF_REFERENCE`` to
-  compare with another folder). Both use one layout: ``<root>/<suite>/{runs,tables,plots}``.
+  compare with another folder; an installed bomf looks in ``./results/reference``). Both use one layout: ``<root>/<suite>/{runs,tables,plots}``.
 
 ``check_writable`` proves a folder can be written before a sweep computes anything.
 
@@ -52,8 +52,12 @@ def results_root() -> Path:
 
 
 def reference_root() -> Path:
-    """The committed reference results: ``$BOMF_REFERENCE``, else ``results/reference`` of the clone."""
-    return Path(os.environ.get("BOMF_REFERENCE") or REPO_ROOT / "results" / "reference").expanduser()
+    """The committed reference results: ``$BOMF_REFERENCE``, else ``results/reference`` of the clone
+    bomf runs from, else of the working directory (an installed bomf run inside a clone)."""
+    if os.environ.get("BOMF_REFERENCE"):
+        return Path(os.environ["BOMF_REFERENCE"]).expanduser()
+    candidates = [REPO_ROOT / "results" / "reference", Path.cwd() / "results" / "reference"]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
 
 
 class UnwritableError(BomfError):
