@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from bomf.cli import add_common_args, add_run_args, run_argv, version
     from bomf.cli import main as bomf_main
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--suite", default="offline", help="smoke, offline, paper, or a path to a .toml suite")
     parser.add_argument("--version", action="version", version=f"bomf {version()}")
     add_run_args(parser)

@@ -18,6 +18,12 @@ PLUGIN = textwrap.dedent('''
 ''')
 
 
+@pytest.fixture(autouse=True)
+def forget_loaded_plugins(monkeypatch):
+    """Plugins loaded here must not be handed to the jobs of later tests (``plugins.loaded()``)."""
+    monkeypatch.setattr(plugins, "_LOADED", dict(plugins._LOADED))
+
+
 @pytest.fixture
 def registry(monkeypatch):
     import builtins

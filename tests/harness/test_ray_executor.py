@@ -3,6 +3,7 @@
 import pytest
 
 import bomf.harness.run as H
+from bomf.core import plugins
 from bomf.harness.executors import RayExecutor
 from bomf.harness.store import ResultStore
 from bomf.harness.suite import load_suite
@@ -68,8 +69,9 @@ def first(objective, pool, budget, seed):
 """
 
 
-def test_ray_workers_load_the_suites_plugin_file(tmp_path, local_ray):
+def test_ray_workers_load_the_suites_plugin_file(tmp_path, local_ray, monkeypatch):
     """Workers are other processes: they know the plugin's task and method only because the job carries it."""
+    monkeypatch.setattr(plugins, "_LOADED", dict(plugins._LOADED))  # later tests' jobs must not carry it
     (tmp_path / "ray_plugin.py").write_text(PLUGIN)
     (tmp_path / "plug.toml").write_text(SUITE.replace('name = "tinyray"', 'name = "plug"\nplugins = ["ray_plugin.py"]')
                                         .replace('"rt-polarity"', '"ray-plugin-words"')
