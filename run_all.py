@@ -1,14 +1,16 @@
 #!/usr/bin/env python
-"""Run the benchmark sweep: a suite's cells, then its tables and plots.
+"""Run the benchmark sweep: compute a suite's cells, write its tables and plots, and say whether
+your run reproduces the committed reference.
 
     python run_all.py                          # the default suite: offline (real data, MiniLM, CPU)
     python run_all.py --suite smoke            # minutes: the whole pipeline on a few hundred examples
-    python run_all.py --suite paper --dry-run  # expand and validate the GPU suite
+    python run_all.py --suite paper --dry-run  # list the GPU suite's cells with estimated times
     python run_all.py --suite my_suite.toml --executor ray --address HEAD:6379
-    python run_all.py --tables-only            # regenerate tables and plots from results/runs
+    python run_all.py --tables-only            # rebuild your tables and plots, compare with the reference
 
-Same as ``bomf run SUITE``. Everything is cached and stored per cell: a re-run does only what
-is missing.
+Same as ``bomf run SUITE``. Your runs go to ``./bomf-results/<suite>/`` (``$BOMF_RESULTS``);
+the reference is ``results/reference/<suite>/``. Everything is cached and stored per cell: a
+re-run does only what is missing.
 """
 
 from __future__ import annotations
@@ -18,22 +20,16 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bomf.cli import add_run_args
+    from bomf.cli import add_common_args, add_run_args, run_argv, version
     from bomf.cli import main as bomf_main
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--suite", default="offline", help="smoke, offline, paper, or a path to a .toml suite")
+    parser.add_argument("--version", action="version", version=f"bomf {version()}")
     add_run_args(parser)
-    args, rest = parser.parse_known_args(argv)
-    if rest:
-        parser.error(f"unrecognised arguments: {' '.join(rest)}")
-    forwarded = ["run", args.suite, "--executor", args.executor, "--device", args.device, "--jobs", str(args.jobs)]
-    for flag in ("tables_only", "skip_bad_records", "dry_run", "quiet"):
-        if getattr(args, flag):
-            forwarded.append("--" + flag.replace("_", "-"))
-    if args.address:
-        forwarded += ["--address", args.address]
-    return bomf_main(forwarded)
+    add_common_args(parser)
+    args = parser.parse_args(argv)
+    return bomf_main(["run", args.suite, *run_argv(args)])
 
 
 if __name__ == "__main__":

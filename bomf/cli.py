@@ -3,19 +3,71 @@
 Every command fails in one line with exit status 2 on a problem the user can fix: bad input
 (``BomfError``), or a file operation that failed (permission denied, disk full: ``OSError``).
 Commands that compute check first that the cache can be written.
+Every command takes ``--plugin NAME_OR_FILE`` (repeatable; also ``$BOMF_PLUGINS``) to import
+modules that register tasks, models or methods (``bomf.core.plugins``). Results go to stdout;
+progress and harness messages to stderr through ``logging`` (``bomf: ...`` lines): progress
+bars only when stderr is a terminal, else one plain line per finished cell; ``--quiet`` keeps
+warnings and the final summary.
 
 Example:
     $ bomf list tasks
     $ bomf trajectory --task rt-polarity --model minilm --seed 0
+    $ bomf run smoke --dry-run
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 
 from .core.errors import BomfError
+
+log = logging.getLogger("bomf")
+
+
+def version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("bomf")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed; pip install -e .)"
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars only for a person watching: not with --quiet, not into a file or a pipe."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+class _StderrHandler(logging.Handler):
+    """``bomf: message`` on the current stderr, through tqdm so that a live bar is not torn."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:
+            self.handleError(record)
+
+
+def configure_logging(quiet: bool):
+    """Route the ``bomf`` loggers to stderr for one command; returns what undoes it."""
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("bomf: %(message)s"))
+    before = (log.level, log.propagate)
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.propagate = False
+
+    def restore() -> None:
+        log.removeHandler(handler)
+        log.setLevel(before[0])
+        log.propagate = before[1]
+
+    return restore
 
 
 def _cmd_list(args: argparse.Namespace) -> None:
@@ -121,7 +173,7 @@ def _cmd_trajectory(args: argparse.Namespace) -> None:
     device = resolve_device(args.device)  # --device cuda without a GPU: one line, before any work
     cached = load_trajectory(request) is not None
     t0 = time.perf_counter()
-    traj = train_trajectory(request, progress=not args.quiet)
+    traj = train_trajectory(request, progress=show_progress(args))
     test = evaluate_trajectory(traj, "test", device=device)
     wall = time.perf_counter() - t0
     m = task.primary_metric
@@ -168,7 +220,7 @@ def _cmd_fuse(args: argparse.Namespace) -> None:
     freq = FusionRequest(trajectory=request, method=args.method, budget=args.budget, seed=args.method_seed, options=options)
     _check_cache_writable()
     device = resolve_device(args.device)  # --device cuda without a GPU: one line, before any work
-    record = run_fusion(freq, progress=not args.quiet)
+    record = run_fusion(freq, progress=show_progress(args))
     traj = train_trajectory(request)
     test = evaluate_trajectory(traj, "test", device=device)
     m = record["primary_metric"]
@@ -197,28 +249,88 @@ def _cmd_fuse(args: argparse.Namespace) -> None:
         print("weights:", " ".join(f"{w:.3f}" for w in (record["weights"] or [])))
 
 
-def regenerate_tables(suite_name: str, skip_bad: bool = False, references: list[str] | None = None) -> None:
-    """Tables and plots from a suite's stored records. Every unusable record (damaged JSON, a
-    record lacking what tables read) is named in one line on stderr; then, unless ``skip_bad``,
-    the command fails rather than build tables from part of the results. ``references``: the
-    methods every table compares with (the suite's; None: the best baseline by val mean)."""
-    from .core.paths import results_root
-    from .reports.plots import write_plots
+def regenerate_tables(suite_name: str, store=None, summary: bool = True, skip_bad: bool = False,
+                      references: list[str] | None = None) -> list[dict]:
+    """Tables and plots of a suite from its records in ``store`` (default: your results).
+
+    Every unusable record (damaged JSON, a record lacking what tables read) is named in one line
+    on stderr; then, unless ``skip_bad``, the command fails rather than build tables from part of
+    the results. ``references``: the methods every table compares with (the suite's; None: the
+    best baseline by val mean)."""
     from .harness.store import ResultStore
+    from .reports.plots import write_plots
     from .reports.tables import write_tables
 
-    store = ResultStore()
+    store = store or ResultStore()
     records = store.records(suite_name, skip_bad=skip_bad)  # BadRecordsError names each unusable one
     for line in store.scan(suite_name)[1] if skip_bad else ():
         print(f"bomf: {line}; left out of the tables", file=sys.stderr)
     if not records:
-        raise BomfError(f"no records for suite '{suite_name}' under {ResultStore().root}; run it first (bomf run {suite_name})")
-    tables = write_tables(records, results_root() / "tables" / suite_name, title=f"suite {suite_name}",
+        raise BomfError(f"no records for suite '{suite_name}' under {store.suite_folder(suite_name)}; "
+                        f"run it first (bomf run {suite_name})")
+    tables = write_tables(records, store.suite_folder(suite_name, "tables"), title=f"suite {suite_name}",
                           references=references)
-    plots = write_plots(records, results_root() / "plots" / suite_name)
+    plots = write_plots(records, store.suite_folder(suite_name, "plots"))
     print(f"{len(records)} records -> {len(tables)} table files in {tables[0].parent}, "
           f"{len(plots)} plots in {plots[0].parent if plots else '-'}")
-    print((tables[0].parent / "summary.md").read_text())
+    if summary:
+        print((tables[0].parent / "summary.md").read_text())
+    return records
+
+
+def compare_with_reference(suite_name: str, records: list[dict]) -> None:
+    """Print (and write next to your tables) whether your records reproduce the reference's."""
+    from .core.atomic import write_text
+    from .core.paths import reference_root
+    from .harness.store import ResultStore
+    from .reports.reproduce import compare_runs, render
+
+    yours, reference = ResultStore(), ResultStore(reference_root())
+    if yours.root.resolve() == reference.root.resolve():
+        return  # regenerating the reference itself
+    ref_records = reference.records(suite_name)
+    if not ref_records:
+        print(f"No reference results for suite '{suite_name}' under {reference.suite_folder(suite_name)}; "
+              f"nothing to compare with (make this run the reference: bomf promote {suite_name}).")
+        return
+    text = render(compare_runs(records, ref_records))
+    path = yours.suite_folder(suite_name, "tables") / "reproduce.md"
+    write_text(path, f"# Your run of suite {suite_name} vs the reference ({reference.suite_folder(suite_name)})\n\n"
+                     "yours - reference in the primary test metric: paired bootstrap over the same test examples "
+                     "(all paired seeds, 2000 replicates), 95% interval; `reproduced within noise` when it "
+                     "contains 0.\n\n" + text)
+    print(f"\n## Does your run reproduce the reference? ({len(records)} records vs {len(ref_records)} in "
+          f"{reference.suite_folder(suite_name)}; also in {path})\n")
+    print(text)
+
+
+def _print_dry_run(suite, groups, store) -> None:
+    from tabulate import tabulate
+
+    from .core.paths import reference_root
+    from .fusion.pipeline import cached_record
+    from .harness.estimate import CostBook, estimate_cells, format_seconds
+    from .harness.run import stage1_record
+    from .harness.store import ResultStore
+    from .training.trajectory import load_trajectory
+
+    book = CostBook.from_stores([store, ResultStore(reference_root())], [suite.name])
+    estimates = estimate_cells(
+        groups, book, cached_fusion=lambda req: cached_record(req) is not None,
+        cached_trajectory=lambda req: load_trajectory(req) is not None,
+        stage1_config=lambda cell: stage1_record(cell).config if cell.stage1 == "default" else None)
+    rows = [(e.cell.partition("/")[2].removesuffix(".json"), format_seconds(e.seconds) if e.seconds is not None else "?",
+             e.basis) for e in estimates]
+    if rows:
+        print(tabulate(rows, headers=["cell", "estimate", "from stored records"], disable_numparse=True))
+    known = [e.seconds for e in estimates if e.seconds is not None]
+    if not estimates:
+        print("nothing to run")
+    elif known:
+        print(f"estimated time: {format_seconds(sum(known))} for {len(known)} of {len(estimates)} cells "
+              "(seconds the stored records measured, on the machine that made them)")
+    else:
+        print(f"no estimate: no stored record of these {len(estimates)} cells (yours or the reference's)")
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
@@ -229,42 +341,76 @@ def _cmd_run(args: argparse.Namespace) -> None:
     from .harness.suite import load_suite
 
     suite = load_suite(args.suite)  # validated before any compute; run_suite checks the folders
+    store = ResultStore()
     if args.tables_only:
-        regenerate_tables(suite.name, skip_bad=args.skip_bad_records, references=suite.references)
+        compare_with_reference(suite.name, regenerate_tables(suite.name, store, skip_bad=args.skip_bad_records,
+                                                             references=suite.references))
         return
     resolve_device(args.device)  # --device cuda without a GPU: one line, before any work
     cells = suite.cells()
-    groups, skipped = pending_groups(suite, ResultStore(), args.device)
+    groups, skipped = pending_groups(suite, store, args.device)
     print(f"suite {suite.name}: {len(cells)} cells in {len({c.group() for c in cells})} trajectories; "
-          f"{skipped} already stored, {sum(len(g) for g in groups)} to run")
+          f"{skipped} already stored, {sum(len(g) for g in groups)} to run; results in {store.suite_folder(suite.name).parent}")
     if args.dry_run:
+        _print_dry_run(suite, groups, store)
         return
     kwargs = {"address": args.address} if args.executor == "ray" else {"jobs": args.jobs}
-    report = run_suite(suite, executor=get_executor(args.executor, **kwargs), device=args.device,
-                       progress=not args.quiet)
+    report = run_suite(suite, executor=get_executor(args.executor, **kwargs), store=store, device=args.device,
+                       progress=show_progress(args))
     others = f", {report.stored_meanwhile} stored meanwhile by another process" if report.stored_meanwhile else ""
     left = f", left {len(report.left)} to another process" if report.left else ""
     print(f"computed {report.computed} cells, skipped {report.skipped}{others}{left}, in {report.seconds:.0f} s")
-    if report.left and not ResultStore().scan(suite.name)[0]:
+    if report.left and not store.scan(suite.name)[0]:
         print("no records yet; the process computing them writes the tables when it finishes")
         return
-    regenerate_tables(suite.name, skip_bad=args.skip_bad_records, references=suite.references)
+    compare_with_reference(suite.name, regenerate_tables(suite.name, store, skip_bad=args.skip_bad_records,
+                                                         references=suite.references))
 
 
 def _cmd_tables(args: argparse.Namespace) -> None:
-    from .core.paths import results_root
+    from .core.paths import reference_root
     from .harness.store import ResultStore
     from .harness.suite import load_suite
     from .reports.tables import write_summary_across_suites
 
     suites = [load_suite(name) for name in args.suite or ["offline"]]
+    store = ResultStore(reference_root()) if args.reference else ResultStore()
     for suite in suites:
-        regenerate_tables(suite.name, skip_bad=args.skip_bad_records, references=suite.references)
+        records = regenerate_tables(suite.name, store, summary=len(suites) == 1, skip_bad=args.skip_bad_records,
+                                    references=suite.references)
+        if not args.reference:
+            compare_with_reference(suite.name, records)
     if len(suites) > 1:  # the summary across suites: every table of every suite named
-        written = write_summary_across_suites({s.name: ResultStore().records(s.name, skip_bad=args.skip_bad_records)
+        written = write_summary_across_suites({s.name: store.records(s.name, skip_bad=args.skip_bad_records)
                                                for s in suites},
-                                              {s.name: s.references for s in suites}, results_root() / "tables")
+                                              {s.name: s.references for s in suites}, store.root / "summary")
         print(f"summary across suites {', '.join(s.name for s in suites)} -> {written[0].parent}/summary.md")
+
+
+def _cmd_promote(args: argparse.Namespace) -> None:
+    import shutil
+
+    from .core.paths import reference_root
+    from .harness.promote import replace_runs
+    from .harness.run import pending_groups
+    from .harness.store import ResultStore
+    from .harness.suite import load_suite
+
+    suite = load_suite(args.suite)
+    yours, reference = ResultStore(), ResultStore(reference_root())
+    if yours.root.resolve() == reference.root.resolve():
+        raise BomfError(f"your results folder is the reference ({yours.root}); set BOMF_RESULTS to your run's folder")
+    groups, _ = pending_groups(suite, yours)
+    missing = sum(len(g) for g in groups)
+    if missing:
+        raise BomfError(f"your run of suite '{suite.name}' is incomplete: {missing} of {len(suite.cells())} cells are "
+                        f"not stored under {yours.suite_folder(suite.name)}; finish it (bomf run {args.suite}) first")
+    n = replace_runs(suite.name, yours, reference)
+    for part in ("tables", "plots"):  # rebuilt from the new records alone: nothing stale survives
+        shutil.rmtree(reference.suite_folder(suite.name, part), ignore_errors=True)
+    regenerate_tables(suite.name, reference, summary=False)
+    print(f"promoted {n} records of suite '{suite.name}' to the reference {reference.suite_folder(suite.name).parent}; "
+          f"review with: git status {reference.suite_folder(suite.name).parent}, then commit")
 
 
 def _cmd_stage1(args: argparse.Namespace) -> None:
@@ -305,32 +451,58 @@ def _cmd_align(args: argparse.Namespace) -> None:
           f"({res['proxy_flops']:.3g} FLOPs), full {res['full_seconds']:.0f} s ({res['full_flops']:.3g} FLOPs)")
 
 
+def add_common_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin", action="append", default=[], metavar="NAME_OR_FILE",
+                   help="import a module or .py file that registers tasks, models or methods (repeatable; "
+                        "also $BOMF_PLUGINS, comma-separated)")
+
+
 def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--executor", default="local", choices=["local", "ray"])
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray instance)")
-    p.add_argument("--tables-only", action="store_true", help="regenerate tables and plots from stored records")
+    p.add_argument("--tables-only", action="store_true",
+                   help="regenerate your tables and plots from your stored records, and compare with the reference")
     p.add_argument("--skip-bad-records", action="store_true",
                    help="build tables without records that cannot be read or are incomplete (each is still named)")
-    p.add_argument("--dry-run", action="store_true", help="validate and expand the suite; run nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate the suite and list the cells to run with estimated times; run nothing")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--jobs", type=int, default=1,
                    help="local executor: run this many trajectory groups side by side in worker processes, "
                         "sharing the CPU cores and the GPU (default %(default)s)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress, only warnings and the final summary")
+
+
+def run_argv(args: argparse.Namespace) -> list[str]:
+    """The ``bomf run`` arguments that ``add_run_args`` + ``add_common_args`` parsed (run_all.py forwards them)."""
+    argv = ["--executor", args.executor, "--device", args.device, "--jobs", str(args.jobs)]
+    argv += [f"--{flag.replace('_', '-')}" for flag in ("tables_only", "skip_bad_records", "dry_run", "quiet")
+             if getattr(args, flag)]
+    argv += ["--address", args.address] if args.address else []
+    for plugin in args.plugin:
+        argv += ["--plugin", plugin]
+    return argv
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bomf", description="BOMF: Bayesian-optimisation model fusion, and its benchmark")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("list", help="list tasks, models, methods (with their options) or stage-1 strategies")
+    parser.add_argument("--version", action="version", version=f"bomf {version()}")
+    common = argparse.ArgumentParser(add_help=False)
+    add_common_args(common)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:  # every command takes the common arguments
+        return subparsers.add_parser(name, parents=[common], **kwargs)
+
+    p = command("list", help="list tasks, models, methods (with their options) or stage-1 strategies")
     p.add_argument("what", choices=["tasks", "models", "methods", "stage1"])
     p.set_defaults(func=_cmd_list)
-    p = sub.add_parser("trajectory", help="fine-tune one trajectory (cached) and print its members' val/test scores")
+    p = command("trajectory", help="fine-tune one trajectory (cached) and print its members' val/test scores")
     add_trajectory_args(p)
     add_precision_arg(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_trajectory)
-    p = sub.add_parser("fuse", help="fuse a (cached) trajectory with a named method; print val/test scores and cost")
+    p = command("fuse", help="fuse a (cached) trajectory with a named method; print val/test scores and cost")
     add_trajectory_args(p)
     add_precision_arg(p)
     p.add_argument("--method", default="bomf", help="fusion method (bomf list methods)")
@@ -342,34 +514,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", action="store_true", help="print the chosen weights")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_fuse)
-    p = sub.add_parser("stage1", help="run a stage-1 hyperparameter strategy and print its trials and choice")
+    p = command("stage1", help="run a stage-1 hyperparameter strategy and print its trials and choice")
     add_trajectory_args(p)
     p.add_argument("--strategy", default="bomf", help="default, bomf (proxy BO), hpbo_full, grid")
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                    help="a strategy option (repeatable; bomf list stage1 shows them)")
     p.set_defaults(func=_cmd_stage1)
-    p = sub.add_parser("align", help="rank correlation of a (lr, batch) grid's scores on the proxy and the full model")
+    p = command("align", help="rank correlation of a (lr, batch) grid's scores on the proxy and the full model")
     add_trajectory_args(p)
     p.add_argument("--lrs", type=float, nargs="+", default=[2e-5, 5e-5, 1e-4, 2e-4])
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32])
     p.add_argument("--proxy-layers", type=int, default=3, help="bottom layers frozen in the proxy")
     p.set_defaults(func=_cmd_align)
-    p = sub.add_parser("run", help="run a suite (smoke, offline, paper or a .toml path), then write tables and plots")
+    p = command("run", help="run a suite (smoke, offline, paper or a .toml path), then write tables and plots")
     p.add_argument("suite", nargs="?", default="offline")
     add_run_args(p)
     p.set_defaults(func=_cmd_run)
-    p = sub.add_parser("tables", help="regenerate suites' tables and plots from their stored records "
-                                      "(several suites: also a summary across them in results/tables/)")
+    p = command("tables", help="regenerate suites' tables and plots from your stored records and compare them "
+                               "with the reference (several suites: also a summary across them)")
     p.add_argument("suite", nargs="*", help="suite names or .toml paths (default: offline)")
+    p.add_argument("--reference", action="store_true",
+                   help="regenerate the committed reference's tables and plots (results/reference/SUITE) instead")
     p.add_argument("--skip-bad-records", action="store_true",
                    help="build tables without records that cannot be read or are incomplete (each is still named)")
     p.set_defaults(func=_cmd_tables)
+    p = command("promote", help="make your complete run of a suite the committed reference "
+                                       "(results/reference/SUITE: records, tables, plots)")
+    p.add_argument("suite")
+    p.set_defaults(func=_cmd_promote)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .core import plugins
+
     args = build_parser().parse_args(argv)
+    restore_logging = configure_logging(getattr(args, "quiet", False))
     try:
+        plugins.load(plugins.from_environment() + [plugins.resolve(p) for p in args.plugin])
         args.func(args)
     except BomfError as exc:
         for line in getattr(exc, "problems", ()):
@@ -384,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bomf: interrupted; re-run the same command to continue", file=sys.stderr)
         return 130
+    finally:
+        restore_logging()
     return 0
 
 

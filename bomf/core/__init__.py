@@ -1,7 +1,7 @@
 """The ground floor: what every other room uses and nothing here imports from them.
 
 Errors (``errors``), where things live (``paths``), atomic writes (``atomic``), the name ->
-object registry (``registry``), Hub reachability (``hub``), device and precision (``device``),
+object registry (``registry``), plugins from outside the package (``plugins``), Hub reachability (``hub``), device and precision (``device``),
 and the provenance stamped on every record (``provenance``). Import the module you need
 (``from bomf.core.paths import cache_dir``); this package re-exports only the few names nearly
 every room uses.

@@ -1,7 +1,11 @@
-"""Where bomf keeps things: the cache (data, trajectories) and the results store.
+"""Where bomf keeps things: the cache (data, trajectories), your results, and the reference.
 
-The cache lives under the user's cache directory, never in the repository:
-``$BOMF_CACHE`` if set, else ``$XDG_CACHE_HOME/bomf``, else ``~/.cache/bomf``.
+- The cache lives under the user's cache directory, never in the repository or an installed
+  package: ``$BOMF_CACHE`` if set, else ``$XDG_CACHE_HOME/bomf``, else ``~/.cache/bomf``.
+- Your runs (records, tables, plots) go to ``$BOMF_RESULTS``, else ``./bomf-results`` in the
+  working directory (ignored by git in a clone).
+- The committed reference results are ``results/reference/`` of a clone (``$BOMF_REFERENCE`` to
+  compare with another folder; an installed bomf looks in ``./results/reference``). Both use one layout: ``<root>/<suite>/{runs,tables,plots}``.
 
 ``check_writable`` proves a folder can be written before a sweep computes anything.
 
@@ -43,7 +47,17 @@ def cache_dir(*parts: str) -> Path:
 
 
 def results_root() -> Path:
-    return Path(os.environ.get("BOMF_RESULTS", REPO_ROOT / "results"))
+    """Where a user's runs go: ``$BOMF_RESULTS``, else ``./bomf-results``."""
+    return Path(os.environ.get("BOMF_RESULTS") or Path.cwd() / "bomf-results").expanduser()
+
+
+def reference_root() -> Path:
+    """The committed reference results: ``$BOMF_REFERENCE``, else ``results/reference`` of the clone
+    bomf runs from, else of the working directory (an installed bomf run inside a clone)."""
+    if os.environ.get("BOMF_REFERENCE"):
+        return Path(os.environ["BOMF_REFERENCE"]).expanduser()
+    candidates = [REPO_ROOT / "results" / "reference", Path.cwd() / "results" / "reference"]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
 
 
 class UnwritableError(BomfError):

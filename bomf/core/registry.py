@@ -1,7 +1,11 @@
 """A tiny name -> object registry with auto-discovery of the modules of a package.
 
 Adding a task, model or method is one new module that calls ``register``; nothing in
-the core is edited, because ``discover`` imports every module of the package.
+the core is edited, because ``discover`` imports every module of the registry's packages and
+then every module that installed distributions declare in its entry-point group (``bomf.tasks``,
+``bomf.models``, ``bomf.methods``; see ``bomf.core.plugins``). A package may be given as a
+tuple of alternatives, the first importable one is used: the baselines are ``bomf.baselines``
+once installed and the repository's top-level ``baselines`` folder otherwise.
 
 Example:
     >>> colours = Registry("colour")
@@ -25,11 +29,23 @@ from .errors import BomfError
 T = TypeVar("T")
 
 
+def _first_importable(names: tuple[str, ...]):
+    """(name, module) of the first of ``names`` that imports; the last one's error otherwise."""
+    for i, name in enumerate(names):
+        try:
+            return name, importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if i == len(names) - 1 or exc.name != name:
+                raise  # the last choice, or a module inside the package is missing: a real error
+    raise ValueError("no package given")
+
+
 class Registry(Generic[T]):
-    def __init__(self, kind: str, packages: tuple[str, ...] = ()):
+    def __init__(self, kind: str, packages: tuple[str | tuple[str, ...], ...] = (), entry_point_group: str | None = None):
         self.kind = kind
         self._items: dict[str, T] = {}
         self._packages = packages
+        self.entry_point_group = entry_point_group
         self._discovered = False
 
     def register(self, name: str, item: T) -> T:
@@ -39,15 +55,19 @@ class Registry(Generic[T]):
         return item
 
     def discover(self) -> None:
-        """Import every module of the registry's packages (each registers itself)."""
+        """Import every module of the registry's packages and entry points (each registers itself)."""
         if self._discovered:
             return
         self._discovered = True
-        for package_name in self._packages:
-            package = importlib.import_module(package_name)
+        for choices in self._packages:
+            package_name, package = _first_importable((choices,) if isinstance(choices, str) else choices)
             for info in pkgutil.iter_modules(package.__path__):
                 if not info.name.startswith("_"):
                     importlib.import_module(f"{package_name}.{info.name}")
+        if self.entry_point_group:
+            from .plugins import load_entry_points
+
+            load_entry_points(self.entry_point_group)
 
     def get(self, name: str) -> T:
         self.discover()

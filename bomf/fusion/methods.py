@@ -73,7 +73,10 @@ class MethodSpec:
         return self.fn(objective, pool, budget, seed, **self.resolve_options(options))
 
 
-METHODS: Registry[MethodSpec] = Registry("method", packages=("bomf.fusion.builtin", "baselines"))
+# The baselines: bomf.baselines in an installed wheel (pyproject maps the folder there), else the
+# repository's top-level baselines/ folder.
+METHODS: Registry[MethodSpec] = Registry("method", packages=("bomf.fusion.builtin", ("bomf.baselines", "baselines")),
+                                         entry_point_group="bomf.methods")
 
 
 def register_method(name: str, search: bool = True, description: str | None = None):

@@ -8,6 +8,9 @@ during its BO steps is kept busy. Jobs are handed out one at a time as workers f
 group claims are taken as late as with one process. ``ray`` submits each job as a Ray task
 (``num_gpus`` per task when GPUs are present) to a local Ray instance or to a cluster given by
 ``address`` (``ray start --head`` on one machine, ``ray start --address HEAD:6379`` on the others).
+A job carries its plugins (``GroupJob.plugins``), so Ray workers know the tasks, models and
+methods the driver knows; ``in_process`` says whether a job can call the driver back while it
+runs (per-cell progress), which only the local executor with one job at a time can.
 
 Example:
     >>> list(get_executor("local").map(lambda x: x * 2, [1, 2]))
@@ -41,6 +44,12 @@ class LocalExecutor:
             raise BomfError(f"--jobs must be at least 1, got {jobs}")
         self.jobs = jobs
         self.threads_per_job = threads_per_job or max(1, (os.cpu_count() or 1) // jobs)
+
+    @property
+    def in_process(self) -> bool:
+        """Jobs call the driver back per cell only when they run in this process (``jobs == 1``);
+        worker processes report their cells when their group returns."""
+        return self.jobs == 1
 
     def map(self, fn: Callable, jobs: Iterable) -> Iterator:
         if self.jobs == 1:
@@ -76,6 +85,7 @@ class RayExecutor:
     """Each job a Ray task; results come back in completion order."""
 
     name = "ray"
+    in_process = False
 
     def __init__(self, address: str | None = None, num_cpus_per_job: float = 1, num_gpus_per_job: float | None = None):
         try:

@@ -6,7 +6,7 @@ so a re-run of a finished suite does nothing, and adding a method computes only 
 
 Several harness processes may share a results folder and a cache (``bomf.harness.claims``):
 
-- a process claims a group (``<runs>/.claims/<suite>/<group>.claim``) before running it, skips
+- a process claims a group (``<results>/.claims/<suite>/<group>.claim``) before running it, skips
   groups another live process holds (one log line each), tries those once more at the end, and
   reports the cells it left to others; records are written before the claim is released;
 - work that several suites or results folders can share through one cache (a stage-1 search, a
@@ -17,6 +17,14 @@ With Ray, group claims are taken by the driver (which writes the store); cache c
 workers. A killed process's claims are stale at once on its own host and after
 ``$BOMF_CLAIM_TIMEOUT`` seconds elsewhere, so a re-run takes them over.
 
+Every job carries the plugins this process loaded (``bomf.core.plugins.loaded()``: a suite's
+``plugins``, ``--plugin``, ``$BOMF_PLUGINS``), and a worker loads them before it runs a cell;
+entry-point plugins are found by each worker's own registries.
+
+Messages go through ``logging`` (logger ``bomf.harness``): one INFO line per finished cell
+(the cell, its seconds, its test metric), WARNING for what a user must see even with ``--quiet``
+(claims held by other processes, waits). The CLI decides where they go.
+
 Example:
     >>> from bomf.harness.suite import load_suite
     >>> plan = plan_suite(load_suite("smoke"))
@@ -26,16 +34,17 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-import sys
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 from .claims import Claim, claim_timeout, describe, read_owner, remove_stale, try_claim, wait_claim
+from ..core import plugins as plugin_loader
 from ..core.fingerprint import content_key
 from ..core.paths import cache_dir, check_writable
 from ..fusion.pipeline import cached_record, prepare_context, run_fusion
@@ -52,6 +61,8 @@ class GroupJob:
     progress: bool
     env: dict  # cache locations, so a remote worker writes where the driver reads
     group_id: str = ""  # the name of the group's claim (the driver releases it)
+    plugins: tuple = ()  # bomf.core.plugins.Plugin: loaded by the worker before any cell
+    on_cell: Optional[Callable] = None  # (relpath, record, seconds) after each cell; in-process executors only
 
 
 def plan_suite(suite: Suite) -> dict[tuple, list[Cell]]:
@@ -61,9 +72,21 @@ def plan_suite(suite: Suite) -> dict[tuple, list[Cell]]:
     return dict(groups)
 
 
+logger = logging.getLogger("bomf.harness")
+
+
 def log_line(message: str) -> None:
-    """Harness news a user should see even with --quiet (claims, waits): one line on stderr."""
-    print(f"bomf: {message}", file=sys.stderr, flush=True)
+    """Harness news a user should see even with --quiet (claims, waits): a WARNING record."""
+    logger.warning(message)
+
+
+def cell_line(relpath: str, record: dict, seconds: float) -> str:
+    """``rt-polarity/minilm/default/bomf/seed0: 41.2 s, test accuracy 0.8120`` (suite and .json dropped)."""
+    name = relpath.partition("/")[2].removesuffix(".json") or relpath
+    metric = record.get("primary_metric")
+    value = record.get("test", {}).get("metrics", {}).get(metric)
+    score = f", test {metric} {value:.4f}" if isinstance(value, (int, float)) else ""
+    return f"{name}: {seconds:.1f} s{score}"
 
 
 def group_id(cells: list[Cell]) -> str:
@@ -114,7 +137,9 @@ def run_group(job: GroupJob) -> list[tuple[str, dict]]:
     """Run every missing cell of one group; return (relpath, record) pairs (also written if local)."""
     for k, v in job.env.items():
         os.environ[k] = v
+    plugin_loader.load(job.plugins)  # a worker process knows only what it imports
     store = ResultStore(job.store_root)
+    started = time.perf_counter()  # the first cell's time includes stage 1 and the trajectory
     stage1 = claimed_stage1_record(job.cells[0])
     out, context = [], None
     for cell in job.cells:
@@ -135,12 +160,25 @@ def run_group(job: GroupJob) -> list[tuple[str, dict]]:
         record = cell_record(cell, fusion, stage1)
         store.write(cell.relpath(), record)
         out.append((cell.relpath(), record))
+        if job.on_cell is not None:
+            job.on_cell(cell.relpath(), record, time.perf_counter() - started)
+        started = time.perf_counter()
     return out
 
 
-def run_claimed_group(job: GroupJob) -> tuple[str, list[tuple[str, dict]]]:
-    """``run_group`` that also says which group it ran, so the driver can release its claim."""
-    return job.group_id, run_group(job)
+def run_claimed_group(job: GroupJob) -> tuple[str, list[tuple[str, dict]], list[float]]:
+    """``run_group`` that also says which group it ran (so the driver can release its claim) and
+    each cell's seconds (a remote worker cannot call the driver back while it runs)."""
+    seconds: list[float] = []
+    tell = job.on_cell
+
+    def on_cell(relpath: str, record: dict, s: float) -> None:
+        seconds.append(s)
+        if tell is not None:
+            tell(relpath, record, s)
+
+    written = run_group(replace(job, on_cell=on_cell))
+    return job.group_id, written, seconds
 
 
 @dataclass
@@ -201,6 +239,19 @@ def run_suite(suite: Suite, executor=None, store: ResultStore | None = None, dev
     todo, skipped = pending_groups(suite, store, device, log)
     env = {k: os.environ[k] for k in ("BOMF_CACHE", "BOMF_DATA_CACHE", "BOMF_RESULTS", "HF_HUB_OFFLINE",
                                       "BOMF_CLAIM_TIMEOUT") if k in os.environ}
+    plugins = tuple(dict.fromkeys(plugin_loader.loaded() + tuple(suite.plugins)))
+    in_process = getattr(executor, "in_process", False)
+    total = sum(len(c) for c in todo)
+    reported: set[str] = set()
+    bar = None
+
+    def cell_done(relpath: str, record: dict, seconds: float) -> None:
+        if relpath in reported:
+            return
+        reported.add(relpath)
+        logger.info("[%d/%d] %s", len(reported), total, cell_line(relpath, record, seconds))
+        if bar is not None:
+            bar.update(1)
     held: dict[str, Claim] = {}
     sizes: dict[str, int] = {}
     report = SweepReport(cells=len(suite.cells()), skipped=skipped, computed=0, seconds=0.0)
@@ -226,23 +277,23 @@ def run_suite(suite: Suite, executor=None, store: ResultStore | None = None, dev
                     log(f"{gid}: took over the claim of {describe(claim.took_over)}, which is gone or silent")
                 held[gid], sizes[gid] = claim, len(cells)
                 yield GroupJob(cells=cells, store_root=str(store.root), device=device, progress=progress, env=env,
-                               group_id=gid)
+                               group_id=gid, plugins=plugins, on_cell=cell_done if in_process else None)
 
-    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=sum(len(c) for c in todo), desc=f"suite {suite.name}", unit="cell")
+        # smoothing=0: the ETA is (time so far / cells done) x cells left, over whole groups, not
+        # the last cell's rate (a group's first cell also trains its trajectory).
+        bar = tqdm(total=total, desc=f"suite {suite.name}", unit="cell", smoothing=0)
     try:
-        for gid, written in executor.map(run_claimed_group, claimed_jobs()):
-            for relpath, record in written:
+        for gid, written, seconds in executor.map(run_claimed_group, claimed_jobs()):
+            for i, (relpath, record) in enumerate(written):
                 if not store.done(relpath, record["key"]):  # a remote worker's store may not be ours
                     store.write(relpath, record)
+                cell_done(relpath, record, seconds[i] if i < len(seconds) else float("nan"))
             held.pop(gid).release()  # only now: its records are in the store
             report.computed += len(written)
             report.stored_meanwhile += sizes[gid] - len(written)  # run_group skips cells stored since the plan
-            if bar is not None:
-                bar.update(len(written))
     finally:
         for claim in held.values():
             claim.release()

@@ -1,4 +1,10 @@
-"""The result store: one JSON record per cell under ``results/runs/<suite>/...``, written atomically.
+"""The result store: one JSON record per cell, written atomically, under a results root.
+
+A root holds one folder per suite: ``<root>/<suite>/runs/<task>/<model>/<stage1>/<method>/seed<k>.json``
+(the records), ``<root>/<suite>/tables/`` and ``<root>/<suite>/plots/`` (derived from the records).
+Your runs' root is ``$BOMF_RESULTS`` or ``./bomf-results``; the committed reference uses the same
+layout under ``results/reference/`` (``bomf.core.paths``). A cell's relpath starts with its suite
+(``<suite>/<task>/...``, as records carry it in ``cell``).
 
 A record is the source of truth for every table and plot. A cell counts as done when its file
 exists, is a complete record (the fields tables and plots read, ``REQUIRED``) and holds the
@@ -19,6 +25,8 @@ Example:
     Traceback (most recent call last):
     ...
     bomf.core.errors.BomfError: record path '../elsewhere.json' leaves the results folder; suite, task, model, stage-1 and method names must be plain folder names
+    >>> store.path("s/t/m/default/last/seed0.json").relative_to(store.root).as_posix()
+    's/runs/t/m/default/last/seed0.json'
 """
 
 from __future__ import annotations
@@ -87,14 +95,19 @@ class BadRecordsError(BomfError):
 
 class ResultStore:
     def __init__(self, root: str | os.PathLike | None = None):
-        self.root = Path(root) if root is not None else results_root() / "runs"
+        self.root = Path(root) if root is not None else results_root()
+
+    def suite_folder(self, suite: str, part: str = "runs") -> Path:
+        """``<root>/<suite>/<part>``: part is runs, tables or plots."""
+        return self.root / suite / part
 
     def path(self, relpath: str) -> Path:
         parts = PurePosixPath(relpath).parts
-        if PurePosixPath(relpath).is_absolute() or ".." in parts or not parts or "\\" in relpath:
+        if PurePosixPath(relpath).is_absolute() or ".." in parts or len(parts) < 2 or "\\" in relpath:
             raise BomfError(f"record path {relpath!r} leaves the results folder; suite, task, model, stage-1 and "
                             "method names must be plain folder names")
-        return self.root / relpath
+        suite, _, rest = relpath.partition("/")
+        return self.suite_folder(suite) / rest
 
     def check(self, relpath: str) -> StoredRecord | None:
         """The record at ``relpath`` and whether it is usable; None if there is none."""
@@ -133,12 +146,12 @@ class ResultStore:
 
     def scan(self, suite: str) -> tuple[list[dict], list[str]]:
         """(every usable record of a suite in a fixed order (by path), a line per unusable file)."""
-        folder = self.path(suite)
+        folder = self.suite_folder(suite)
         records, problems = [], []
         for p in sorted(folder.rglob("*.json")):
             if p.name.startswith("."):
                 continue  # an atomic write's temporary file
-            stored = self.check(str(p.relative_to(self.root)))
+            stored = self.check(f"{suite}/{p.relative_to(folder).as_posix()}")
             if stored.problem is not None:
                 problems.append(stored.problem)
             else:

@@ -3,7 +3,9 @@
 A suite crosses tasks x models x seeds x stage-1 strategies x fusion methods at one budget.
 A method entry is a registered method name or a *variant*: a label for a method with options
 (``[variants.bomf_primary] method = "bomf"`` + ``options = {objectives = "primary"}``).
-See ``benchmarks/suites/offline.toml`` for a commented example.
+See ``benchmarks/suites/offline.toml`` for a commented example. ``plugins = ["my_pkg.tasks",
+"my_method.py"]`` names modules or files (relative to the suite) that register tasks, models or
+methods; they are imported before the suite's names are checked (``bomf.core.plugins``).
 
 Example:
     >>> suite = load_suite("smoke")
@@ -21,6 +23,7 @@ from pathlib import Path
 from ..core.errors import BomfError
 from ..fusion import get_method
 from ..models import get_model
+from ..core import plugins as plugin_loader
 from ..core.paths import REPO_ROOT
 from ..fusion.pipeline import FusionRequest
 from ..stage1.strategies import get_stage1
@@ -28,9 +31,11 @@ from ..tasks import SplitLimits, get_task
 from ..tasks.base import LIMIT_OPTIONS
 from ..training.request import TRAIN_OPTIONS, TrainConfig, TrajectoryRequest
 
-SUITES_DIR = REPO_ROOT / "benchmarks" / "suites"
+# The built-in suites: packaged as bomf/suites in a wheel (setup.py), benchmarks/suites in a clone.
+SUITES_DIR = next((d for d in (Path(__file__).resolve().parents[1] / "suites", REPO_ROOT / "benchmarks" / "suites")
+                   if d.is_dir()), REPO_ROOT / "benchmarks" / "suites")
 TOP_KEYS = {"name", "description", "seeds", "budget", "methods", "stage1", "stage1_options", "train", "tasks", "variants",
-            "method_options", "references"}
+            "method_options", "references", "plugins"}
 VARIANT_KEYS = {"method", "options", "budget"}
 TASK_KEYS = {"name", "models", "limits", "train", "regime", "methods"}
 REGIME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
@@ -92,6 +97,7 @@ class Suite:
     stage1_options: dict = field(default_factory=dict)
     tasks: list[dict] = field(default_factory=list)
     references: list[str] = field(default_factory=list)  # the tables' named references (else chosen by val)
+    plugins: tuple = ()  # bomf.core.plugins.Plugin, loaded by load_suite and by every worker
 
     def cells(self) -> list[Cell]:
         out = []
@@ -114,7 +120,7 @@ def _fail(path, msg: str) -> BomfError:
     return BomfError(f"suite {path}: {msg}")
 
 
-# A name becomes a folder of results/runs/<suite>/<task>/<model>/<stage1>/<method>/: one
+# A name becomes a folder of <results>/<suite>/runs/<task>/<model>/<stage1>/<method>/: one
 # component each, never "..", never a separator, so every path stays inside the results folder.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 
@@ -181,6 +187,18 @@ def _limits(path, task, table, where: str) -> SplitLimits:
     return SplitLimits(**values)
 
 
+def _load_plugins(path: Path, specs) -> tuple:
+    """The suite's ``plugins``: module names or .py files (relative to the suite), imported now."""
+    if not isinstance(specs, list) or not all(isinstance(x, str) and x.strip() for x in specs):
+        raise _fail(path, "plugins must be a list of module names or .py paths, e.g. plugins = [\"my_tasks.py\"]")
+    try:
+        resolved = tuple(plugin_loader.resolve(x, base=path.parent) for x in specs)
+        plugin_loader.load(resolved)
+    except BomfError as exc:
+        raise _fail(path, str(exc)) from exc
+    return resolved
+
+
 def load_suite(name_or_path: str) -> Suite:
     """Parse and validate a suite before any compute: every name must exist, every key and
     option be known, every value have its declared type and range, and every name that becomes
@@ -205,6 +223,7 @@ def load_suite(name_or_path: str) -> Suite:
     description = raw.get("description", "")
     if not isinstance(description, str):
         raise _fail(path, f"description must be text, got {description!r}")
+    plugins = _load_plugins(path, raw.get("plugins", []))
     seeds = raw["seeds"]
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
                                                            for s in seeds):
@@ -317,4 +336,4 @@ def load_suite(name_or_path: str) -> Suite:
                       "regime": regime, "methods": subset})
     return Suite(name=name, description=description, path=path, seeds=list(seeds), budget=budget,
                  stage1=list(stage1), variants=variants, tasks=tasks, stage1_options=stage1_options,
-                 references=list(references))
+                 references=list(references), plugins=plugins)

@@ -157,7 +157,7 @@ class ModelSpec:
         return auto.from_pretrained(self._path(), dtype=torch.float32)
 
 
-MODELS: Registry[ModelSpec] = Registry("model", packages=("bomf.models",))
+MODELS: Registry[ModelSpec] = Registry("model", packages=("bomf.models",), entry_point_group="bomf.models")
 
 
 def register_model(spec: ModelSpec) -> ModelSpec:

@@ -204,7 +204,7 @@ class Task:
         return replace(self, **changes)
 
 
-TASKS: Registry[Task] = Registry("task", packages=("bomf.tasks",))
+TASKS: Registry[Task] = Registry("task", packages=("bomf.tasks",), entry_point_group="bomf.tasks")
 
 
 def register_task(task: Task) -> Task:

@@ -1,6 +1,7 @@
 """The harness on a tiny real suite: store, skipping, incremental methods, tables, plots."""
 
 import json
+import re
 
 import pytest
 
@@ -35,7 +36,7 @@ def sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
     path = root / "tiny.toml"
     path.write_text(SUITE.format(methods=FIRST))
-    store = ResultStore(root / "runs")
+    store = ResultStore(root)
     report = H.run_suite(load_suite(str(path)), store=store, device="cpu", progress=False)
     return root, path, store, report
 
@@ -88,7 +89,7 @@ def test_tables_and_plots_regenerate_identically_from_records(sweep, monkeypatch
     root, path, store, _ = sweep
     monkeypatch.setenv("BOMF_RESULTS", str(root))
     assert main(["tables", str(path)]) == 0
-    table_dir = root / "tables" / "tiny"
+    table_dir = root / "tiny" / "tables"
     first = {p.name: p.read_bytes() for p in table_dir.iterdir()}
     assert {"summary.md", "summary.csv", "summary.tex", "README.md",
             "rt-polarity__tiny-bert__default.md"} <= set(first)
@@ -102,7 +103,7 @@ def test_tables_and_plots_regenerate_identically_from_records(sweep, monkeypatch
         assert "every seed is degenerate" in md and "should be read as a finding" in md
     else:
         assert "noise" in md or "better" in md or "worse" in md
-    plots = list((root / "plots" / "tiny").glob("*.png"))
+    plots = list((root / "tiny" / "plots").glob("*.png"))
     assert any(p.name.startswith("landscape__") for p in plots) and any(p.name.startswith("search__") for p in plots)
     assert main(["run", str(path), "--tables-only"]) == 0
     assert {p.name: p.read_bytes() for p in table_dir.iterdir()} == first
@@ -114,3 +115,63 @@ def test_a_record_traces_to_its_config_and_commit(sweep):
     assert rec["trajectory"]["request"]["config"]["num_members"] == 3
     assert rec["request"]["trajectory"] == rec["trajectory"]["key"]
     assert json.dumps(rec)  # plain JSON all the way down
+
+
+def test_promote_then_compare_your_run_with_the_reference(sweep, monkeypatch, capsys, tmp_path):
+    root, path, store, _ = sweep
+    reference = tmp_path / "reference"
+    monkeypatch.setenv("BOMF_RESULTS", str(root))
+    monkeypatch.setenv("BOMF_REFERENCE", str(reference))
+    assert main(["promote", str(path)]) == 0
+    n = len(store.records("tiny"))
+    assert "promoted" in capsys.readouterr().out and len(ResultStore(reference).records("tiny")) == n
+    assert (reference / "tiny" / "tables" / "summary.md").exists() and list((reference / "tiny" / "plots").glob("*.png"))
+    # The same records: every method reproduced, identically.
+    assert main(["tables", str(path)]) == 0
+    out = capsys.readouterr().out
+    labels = {r["label"] for r in store.records("tiny")}
+    assert f"rt-polarity / tiny-bert / default: {len(labels)} of {len(labels)} methods reproduced within noise, 0 differ." in out
+    assert "(identical)" in out and (root / "tiny" / "tables" / "reproduce.md").exists()
+    # A run whose test predictions moved a lot: that method differs, the others still reproduce.
+    other = tmp_path / "other"
+    for rec in store.records("tiny"):
+        if rec["label"] == "last":
+            rec["test"]["predictions"] = [1 - p for p in rec["test"]["labels"]]
+        ResultStore(other).write(rec["cell"], rec)
+    monkeypatch.setenv("BOMF_RESULTS", str(other))
+    assert main(["tables", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\| last +\| 2 .*\| differs", out) and f"{len(labels) - 1} of {len(labels)} methods reproduced" in out
+    # --reference regenerates the reference's own tables, and compares nothing.
+    assert main(["tables", str(path), "--reference"]) == 0
+    assert "reproduce" not in capsys.readouterr().out
+
+
+def test_an_incomplete_run_is_not_promoted(sweep, monkeypatch, capsys, tmp_path):
+    root, path, store, _ = sweep
+    bigger = root / "bigger.toml"
+    bigger.write_text(SUITE.format(methods=FIRST + ', "learned_soup"'))
+    monkeypatch.setenv("BOMF_RESULTS", str(root))
+    monkeypatch.setenv("BOMF_REFERENCE", str(tmp_path / "reference"))
+    assert main(["promote", str(bigger)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "incomplete: 2 of 14 cells are not stored" in err[0]
+    assert not (tmp_path / "reference").exists()
+
+
+def test_quiet_keeps_the_summary_and_dry_run_estimates_from_records(sweep, monkeypatch, capsys, tmp_path):
+    root, path, store, _ = sweep
+    monkeypatch.setenv("BOMF_RESULTS", str(root))
+    monkeypatch.setenv("BOMF_REFERENCE", str(tmp_path / "no-reference"))
+    assert main(["run", str(path), "--quiet", "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert "computed 0 cells" in captured.out and "mean rank" in captured.out and captured.err == ""
+    # A fresh results folder and cache: every cell pending; the old run's records are the reference.
+    monkeypatch.setenv("BOMF_RESULTS", str(tmp_path / "fresh"))
+    monkeypatch.setenv("BOMF_REFERENCE", str(root))
+    monkeypatch.setenv("BOMF_CACHE", str(tmp_path / "fresh-cache"))
+    assert main(["run", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "rt-polarity/tiny-bert/default/bomf/seed0" in out and "exact match, + " in out
+    assert re.search(r"estimated time: .+ for 12 of 12 cells", out)
+    assert not (tmp_path / "fresh" / "tiny" / "runs").exists()

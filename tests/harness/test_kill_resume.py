@@ -67,8 +67,8 @@ def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_
     for _ in range(4):  # kills land in imports, training, BO and record writing
         _run(tmp_path, "killed", kill_after=rng.uniform(3.0, 14.0))
     _run(tmp_path, "killed")
-    clean = ResultStore(tmp_path / "results-clean" / "runs").records("killme")
-    killed = ResultStore(tmp_path / "results-killed" / "runs").records("killme")
+    clean = ResultStore(tmp_path / "results-clean").records("killme")
+    killed = ResultStore(tmp_path / "results-killed").records("killme")
     assert len(clean) == len(killed) == 10
     for a, b in zip(clean, killed):
         assert a["cell"] == b["cell"]

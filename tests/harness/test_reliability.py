@@ -92,7 +92,7 @@ def _env(root: Path, name: str) -> dict:
 
 
 def _records(root: Path, name: str) -> list[dict]:
-    return ResultStore(root / f"results-{name}" / "runs").records("twin")
+    return ResultStore(root / f"results-{name}").records("twin")
 
 
 def _journal_lines(cache: Path) -> dict[str, int]:
@@ -178,7 +178,7 @@ def test_two_processes_on_one_results_folder_compute_every_cell_once(twin_runs):
     skips = "".join(err for _, err in outputs.values())
     assert "leaving it to that process" in skips
     # Every record exists once, is valid JSON, and equals the single-process run's.
-    files = sorted((root / "results-shared" / "runs" / "twin").rglob("*.json"))
+    files = sorted((root / "results-shared" / "twin" / "runs").rglob("*.json"))
     assert len(files) == N_CELLS and all(json.loads(p.read_text()) for p in files)
     shared, single = _records(root, "shared"), _records(root, "first")
     for a, b in zip(single, shared, strict=True):
@@ -189,7 +189,7 @@ def test_two_processes_on_one_results_folder_compute_every_cell_once(twin_runs):
     cache = root / "cache-shared"
     assert _journal_lines(cache) == _journal_lines(root / "cache-first")
     assert sorted(p.name for p in (cache / "trajectories").iterdir() if p.name.startswith(".tmp")) == []
-    assert list((root / "results-shared" / "runs" / ".claims").rglob("*.claim")) == []
+    assert list((root / "results-shared" / ".claims").rglob("*.claim")) == []
     assert list((cache / "claims").glob("*.claim")) == []
 
 
@@ -335,7 +335,7 @@ def _no_compute(monkeypatch):
 def test_a_group_held_by_a_live_process_is_left_to_it_and_reported(tmp_path, monkeypatch):
     (tmp_path / "one.toml").write_text(ONE_GROUP)
     suite = load_suite(str(tmp_path / "one.toml"))
-    store = ResultStore(tmp_path / "runs")
+    store = ResultStore(tmp_path / "results")
     _no_compute(monkeypatch)
     gid = H.group_id(suite.cells())
     holder = _holder(H.group_claims_folder(store, suite.name) / f"{gid}.claim", 60)
@@ -357,7 +357,7 @@ def test_a_group_held_by_a_live_process_is_left_to_it_and_reported(tmp_path, mon
 def test_a_dead_processes_group_claim_is_removed_and_the_group_runs(tmp_path, monkeypatch):
     (tmp_path / "one.toml").write_text(ONE_GROUP)
     suite = load_suite(str(tmp_path / "one.toml"))
-    store = ResultStore(tmp_path / "runs")
+    store = ResultStore(tmp_path / "results")
     gid = H.group_id(suite.cells())
     path = H.group_claims_folder(store, suite.name) / f"{gid}.claim"
     holder = _holder(path, 60)
@@ -416,13 +416,13 @@ def _committed_records(tmp_path, suite: str) -> Path:
     import shutil
 
     results = tmp_path / "results"
-    shutil.copytree(REPO / "results" / "runs" / suite, results / "runs" / suite)
+    shutil.copytree(REPO / "results" / "reference" / suite / "runs", results / suite / "runs")
     return results
 
 
 def test_every_committed_record_is_a_complete_record():
     """Records made by older code (before keys held fingerprints) still build tables."""
-    store = ResultStore(REPO / "results" / "runs")
+    store = ResultStore(REPO / "results" / "reference")
     suites = sorted(p.name for p in store.root.iterdir() if p.is_dir() and not p.name.startswith("."))
     assert {"offline", "stage1", "generation"} <= set(suites)
     for suite in suites:
@@ -434,7 +434,7 @@ def test_tables_only_names_every_unusable_record_and_exits_2(tmp_path, monkeypat
     """Issue 13: --tables-only dropped a truncated record without a word, and crashed on {}."""
     results = _committed_records(tmp_path, "generation")
     monkeypatch.setenv("BOMF_RESULTS", str(results))
-    runs = results / "runs" / "generation" / "aclsum-summ" / "smollm2-135m" / "default"
+    runs = results / "generation" / "runs" / "aclsum-summ" / "smollm2-135m" / "default"
     truncated, empty = runs / "bomf" / "seed0.json", runs / "last" / "seed0.json"
     truncated.write_bytes(truncated.read_bytes()[:5000])
     empty.write_text("{}")
@@ -443,7 +443,7 @@ def test_tables_only_names_every_unusable_record_and_exits_2(tmp_path, monkeypat
     assert err[0].startswith(f"bomf: record {truncated} cannot be read (not valid JSON") and err[0].endswith("damaged)")
     assert err[1].startswith(f"bomf: record {empty} is incomplete (no key and ")
     assert len(err) == 3 and err[2].startswith("bomf: error: 2 records of suite generation") and "--skip-bad-records" in err[2]
-    assert not (results / "tables").exists()  # no table built from part of the results
+    assert not (results / "generation" / "tables").exists()  # no table built from part of the results
     # Told to skip them (through run_all.py, which forwards the flag): tables from the rest, each
     # left-out record still named.
     import importlib.util
@@ -456,7 +456,7 @@ def test_tables_only_names_every_unusable_record_and_exits_2(tmp_path, monkeypat
     assert [line for line in captured.err.splitlines() if line.startswith("bomf: record")] == [
         line + "; left out of the tables" for line in err[:2]]
     assert "5 records ->" in captured.out
-    table = (results / "tables" / "generation" / "aclsum-summ__smollm2-135m__default.md").read_text()
+    table = (results / "generation" / "tables" / "aclsum-summ__smollm2-135m__default.md").read_text()
     assert "greedy_soup" in table and "| bomf " not in table
 
 
@@ -480,7 +480,7 @@ def test_unwritable_results_or_cache_fail_in_one_line_before_any_compute(tmp_pat
     monkeypatch.setenv("BOMF_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("BOMF_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv(variable, str(blocker / "sub"))
-    earlier = tmp_path / "results" / "runs" / "twin" / "earlier.json"  # a record from before: must survive
+    earlier = tmp_path / "results" / "twin" / "runs" / "earlier.json"  # a record from before: must survive
     if variable == "BOMF_CACHE":
         earlier.parent.mkdir(parents=True)
         earlier.write_text('{"key": "k"}\n')
