@@ -1,17 +1,23 @@
 """Baseline ``random_search``: Dirichlet(1) weights, best val metric (a sanity floor for BO).
 
 Uses the same budget of fused evaluations as the BO methods; the members' known evaluations
-are candidates too, as they are for BOMF.
+are candidates too, as they are for BOMF. The record carries the chosen val score and an
+estimate of its optimism (``info["selection"]``, as every search method's).
+
+Example:
+    >>> from bomf.fusion import get_method
+    >>> sorted(get_method("random_search").options)
+    ['concentration']
 """
 
 import numpy as np
 
 from bomf.fusion import FusionResult, register_method
-from bomf.fusion.search import member_evaluations, pick
+from bomf.fusion.search import member_evaluations, pick, selection_info
 
 
 @register_method("random_search")
-def random_search(objective, pool, budget, seed, *, concentration=1.0):
+def random_search(objective, pool, budget, seed, *, concentration: float = 1.0):
     """Random Dirichlet weights within the budget; the best primary val metric wins."""
     rng = np.random.default_rng(seed)
     evaluations = list(member_evaluations(objective))
@@ -21,4 +27,5 @@ def random_search(objective, pool, budget, seed, *, concentration=1.0):
         w = rng.dirichlet([concentration] * pool.size).tolist()
         evaluations.append(objective(w))
     chosen = pick(evaluations, objective.primary_metric, "best_metric")
-    return FusionResult(weights=chosen.weights, evaluation=chosen)
+    return FusionResult(weights=chosen.weights, evaluation=chosen,
+                        info={"selection": selection_info(evaluations, chosen, objective.primary_metric)})
