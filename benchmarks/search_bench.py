@@ -256,16 +256,25 @@ def _work(job):
         return run_group(*job)
 
 
-def run(kinds, k, seeds, budgets, methods, workers=1, log=None) -> list[dict]:
-    """Every (kind, seed, budget, method); methods sharing a search key run as one job (see ``search_key``)."""
+def run(kinds, k, seeds, budgets, methods, workers=1, log=None, done=()) -> list[dict]:
+    """Every (kind, seed, budget, method); methods sharing a search key run as one job (see ``search_key``).
+
+    Jobs go seed by seed (every method on every landscape of seed 0 first), so a partial run
+    already compares every method; ``done`` rows (from an interrupted run) are kept, not rerun.
+    """
+    have = {(r["kind"], r["seed"], r["budget"], r["method"]) for r in done}
+    groups: dict[str, list[str]] = {}
+    for m in methods:
+        groups.setdefault(search_key(m), []).append(m)
     jobs = []
     for budget in budgets:
-        groups: dict[str, list[str]] = {}
-        for m in methods:
-            groups.setdefault(search_key(m), []).append(m)
-        for labels in groups.values():
-            jobs += [(kind, k, seed, budget, labels) for kind in kinds for seed in seeds]
-    rows = []
+        for seed in seeds:
+            for kind in kinds:
+                for labels in groups.values():
+                    if any((kind, seed, budget, m) not in have for m in labels):
+                        jobs.append((kind, k, seed, budget, labels))
+    rows = [r for r in done if r["method"] in methods and r["kind"] in kinds and r["seed"] in seeds
+            and r["budget"] in budgets]
 
     def collect(group_rows):
         for row in group_rows:
@@ -282,7 +291,7 @@ def run(kinds, k, seeds, budgets, methods, workers=1, log=None) -> list[dict]:
         with mp.get_context("spawn").Pool(workers) as pool_:
             for group_rows in pool_.imap_unordered(_work, jobs):
                 collect(group_rows)
-    order = {(kind, seed, budget, m): i for i, (budget, m, kind, seed) in
+    order = {(kd, s, b, m): i for i, (b, m, kd, s) in
              enumerate((b, m, kd, s) for b in budgets for m in methods for kd in kinds for s in seeds)}
     rows.sort(key=lambda r: order[(r["kind"], r["seed"], r["budget"], r["method"])])
     return rows
@@ -298,19 +307,42 @@ def main(argv=None) -> dict:
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--out", default=None, help="write PREFIX.json and PREFIX.md")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--replace", action="store_true", help="drop rows of other budgets already in PREFIX.json")
+    ap.add_argument("--resume", action="store_true", help="keep the rows an interrupted run left in PREFIX.rows.jsonl")
     args = ap.parse_args(argv)
     seeds = list(range(args.seeds))
     t0 = time.perf_counter()
+    # Rows are appended to PREFIX.rows.jsonl as they finish (deleted at the end); --resume keeps
+    # the rows of an interrupted run instead of computing them again.
+    partial = Path(args.out).with_suffix(".rows.jsonl") if args.out else None
+    done = []
+    if partial is not None and partial.exists():
+        if args.resume:
+            done = [json.loads(line) for line in partial.read_text().splitlines() if line.strip()]
+        else:
+            partial.unlink()
 
     def log(row):
+        if partial is not None:
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            with open(partial, "a") as fh:
+                fh.write(json.dumps(row, sort_keys=True) + "\n")
         if not args.quiet:
             print(f"{row['method']:40s} {row['kind']:17s} s{row['seed']} b{row['budget']} regret "
                   f"{_fmt(row.get('regret'))} bo {_fmt(row.get('bo_s'), '.1f')} s wall {row['wall_s']:.1f} s"
                   + (f" ERROR {row['error']}" if row["error"] else ""), flush=True)
 
-    rows = run(args.kinds, args.k, seeds, args.budgets, args.methods, args.workers, log)
+    rows = run(args.kinds, args.k, seeds, args.budgets, args.methods, args.workers, log, done)
     config = {"k": args.k, "seeds": seeds, "budgets": args.budgets, "kinds": args.kinds, "methods": args.methods,
-              "workers": args.workers, "wall_s": time.perf_counter() - t0, "torch": torch.__version__}
+              "workers": args.workers, "wall_s": {str(b): time.perf_counter() - t0 for b in args.budgets},
+              "torch": torch.__version__}
+    if args.out and Path(args.out).with_suffix(".json").exists() and not args.replace:
+        # Another budget's rows (run separately: --budgets 50) stay in the same tables.
+        old = json.loads(Path(args.out).with_suffix(".json").read_text())
+        kept = [r for r in old["rows"] if r["budget"] not in args.budgets]
+        rows = kept + rows
+        config["budgets"] = sorted({r["budget"] for r in rows})
+        config["wall_s"] = {**old["config"].get("wall_s", {}), **config["wall_s"]}
     summary = summarise(rows)
     out = {"config": config, "summary": summary, "rows": rows,
            "landscapes": {kd: {s: make_landscape(kd, args.k, s).description for s in seeds} for kd in args.kinds}}
@@ -319,9 +351,11 @@ def main(argv=None) -> dict:
         prefix.parent.mkdir(parents=True, exist_ok=True)
         prefix.with_suffix(".json").write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
         prefix.with_suffix(".md").write_text(markdown(summary, config))
+        if partial is not None and partial.exists():
+            partial.unlink()
     if not args.quiet:
         print(markdown(summary, config))
-        print(f"wall {config['wall_s']:.0f} s")
+        print(f"wall {time.perf_counter() - t0:.0f} s")
     return out
 
 

@@ -37,7 +37,7 @@ from ..training.request import TrajectoryRequest
 from ..training.build import build_evaluator, build_model
 
 # Bump when a change alters what a fusion record contains (part of the cache key).
-FUSION_VERSION = "1"
+FUSION_VERSION = "2"  # 2: BOMF search rebuilt (spaces, warm GP states, fallbacks, constant objectives)
 # Bump when the record's layout changes but its numbers do not: cached records of an older
 # layout are rebuilt from the evaluation journal (no fused evaluation is repeated).
 RECORD_VERSION = 2

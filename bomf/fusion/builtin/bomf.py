@@ -43,6 +43,16 @@ Objectives = Literal["all", "primary"]
 # ParEGO favouring the metric: the primary metric's share of the scalarisation weights.
 METRIC_WEIGHT = 0.8
 
+# bomf's defaults (chosen on the test bed and real data: docs/search.md), shared by its variants.
+OBJECTIVES: Objectives = "primary"
+SPACE: Space = "cube"
+GP_KIND: GP = "list"
+WARM_START = True
+ACQUISITION: AcquisitionName = "nehvi"
+REFERENCE: Reference = "members"
+PICK: PickRule = "pareto_best_metric"
+RESTARTS, RAW_SAMPLES = 10, 512
+
 
 def _objective_names(objective, objectives: str) -> tuple[str, ...]:
     if objectives == "all":
@@ -140,10 +150,10 @@ def run_bomf(objective, pool, budget, seed, *, method: str, objectives: str, spa
 
 
 @register_method("bomf")
-def bomf(objective, pool, budget, seed, *, n_init: int | None = None, pick_rule: PickRule = "pareto_best_metric",
-         objectives: Objectives = "primary", space: Space = "cube", gp: GP = "list", warm_start: bool = True,
-         acquisition: AcquisitionName = "nehvi", reference: Reference = "members", loss_margin: float = 0.1,
-         num_restarts: int = 10, raw_samples: int = 512, margin: float = 0.1, q: int = 1):
+def bomf(objective, pool, budget, seed, *, n_init: int | None = None, pick_rule: PickRule = PICK,
+         objectives: Objectives = OBJECTIVES, space: Space = SPACE, gp: GP = GP_KIND, warm_start: bool = WARM_START,
+         acquisition: AcquisitionName = ACQUISITION, reference: Reference = REFERENCE, loss_margin: float = 0.1,
+         num_restarts: int = RESTARTS, raw_samples: int = RAW_SAMPLES, margin: float = 0.1, q: int = 1):
     """BOMF: multi-objective BO over member weights on the val metric and the val loss (defaults in docs/search.md)."""
     return run_bomf(objective, pool, budget, seed, method="bomf", objectives=objectives, space=space, gp=gp,
                     warm_start=warm_start, acquisition=acquisition, reference=reference, loss_margin=loss_margin,
@@ -165,13 +175,13 @@ def bomf_paper(objective, pool, budget, seed, *, n_init: int | None = None,
 def _variant(name: str, doc: str, **fixed):
     """Register a BOMF variant: ``bomf``'s options and defaults, with ``fixed`` ones set."""
 
-    def fn(objective, pool, budget, seed, *, n_init: int | None = None, objectives: Objectives = "primary",
-           space: Space = "cube", gp: GP = "list", warm_start: bool = True, acquisition: AcquisitionName = "nehvi",
-           reference: Reference = "members", loss_margin: float = 0.1, num_restarts: int = 10,
-           raw_samples: int = 512, margin: float = 0.1, q: int = 1):
+    def fn(objective, pool, budget, seed, *, n_init: int | None = None, objectives: Objectives = OBJECTIVES,
+           space: Space = SPACE, gp: GP = GP_KIND, warm_start: bool = WARM_START,
+           acquisition: AcquisitionName = ACQUISITION, reference: Reference = REFERENCE, loss_margin: float = 0.1,
+           num_restarts: int = RESTARTS, raw_samples: int = RAW_SAMPLES, margin: float = 0.1, q: int = 1):
         opts = dict(n_init=n_init, objectives=objectives, space=space, gp=gp, warm_start=warm_start,
                     acquisition=acquisition, reference=reference, loss_margin=loss_margin, num_restarts=num_restarts,
-                    raw_samples=raw_samples, margin=margin, q=q, pick_rule="pareto_best_metric")
+                    raw_samples=raw_samples, margin=margin, q=q, pick_rule=PICK)
         opts.update(fixed)
         return run_bomf(objective, pool, budget, seed, method=name, **opts)
 
@@ -203,16 +213,16 @@ def _single_objective(objective, pool, budget, seed, name, n_init, num_restarts,
 
 
 @register_method("bo_loss")
-def bo_loss(objective, pool, budget, seed, *, n_init: int | None = None, num_restarts: int = 10,
-            raw_samples: int = 512, space: Space = "cube", gp: GP = "list", warm_start: bool = True):
+def bo_loss(objective, pool, budget, seed, *, n_init: int | None = None, num_restarts: int = RESTARTS,
+            raw_samples: int = RAW_SAMPLES, space: Space = SPACE, gp: GP = GP_KIND, warm_start: bool = WARM_START):
     """Ablation: single-objective BO (log EI) on the val loss only, same space and budget as BOMF."""
     return _single_objective(objective, pool, budget, seed, NEG_LOSS, n_init, num_restarts, raw_samples, space, gp,
                              warm_start, "bo_loss")
 
 
 @register_method("bo_metric")
-def bo_metric(objective, pool, budget, seed, *, n_init: int | None = None, num_restarts: int = 10,
-              raw_samples: int = 512, space: Space = "cube", gp: GP = "list", warm_start: bool = True):
+def bo_metric(objective, pool, budget, seed, *, n_init: int | None = None, num_restarts: int = RESTARTS,
+              raw_samples: int = RAW_SAMPLES, space: Space = SPACE, gp: GP = GP_KIND, warm_start: bool = WARM_START):
     """Ablation: single-objective BO (log EI) on the primary val metric only, same space and budget."""
     return _single_objective(objective, pool, budget, seed, objective.primary_metric, n_init, num_restarts,
                              raw_samples, space, gp, warm_start, "bo_metric")
