@@ -13,7 +13,7 @@ Example:
 import numpy as np
 
 from bomf.fusion import FusionResult, register_method
-from bomf.fusion.search import member_evaluations, pick, selection_info
+from bomf.fusion.search import member_evaluations, pick, selection_info, val_examples
 
 
 @register_method("random_search")
@@ -28,4 +28,5 @@ def random_search(objective, pool, budget, seed, *, concentration: float = 1.0):
         evaluations.append(objective(w))
     chosen = pick(evaluations, objective.primary_metric, "best_metric")
     return FusionResult(weights=chosen.weights, evaluation=chosen,
-                        info={"selection": selection_info(evaluations, chosen, objective.primary_metric)})
+                        info={"selection": selection_info(evaluations, chosen, objective.primary_metric,
+                                                          val_examples(objective))})

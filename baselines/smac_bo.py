@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from bomf.core.errors import BomfError
 from bomf.fusion import FusionResult, register_method
-from bomf.fusion.search import pick, selection_info, simplex_weights
+from bomf.fusion.search import pick, selection_info, simplex_weights, val_examples
 
 
 def _ordered_maximizer(scenario):
@@ -99,4 +99,5 @@ def _run(objective, pool, budget, seed, n_init, folder):
     chosen = pick(evaluations, metric, "best_metric")
     return FusionResult(weights=chosen.weights, evaluation=chosen,
                         info={"smac_trials": len(smac.runhistory), "smac_output": folder.name, "asked": asked,
-                              "bo_seconds": smac_seconds, "selection": selection_info(evaluations, chosen, metric)})
+                              "bo_seconds": smac_seconds,
+                              "selection": selection_info(evaluations, chosen, metric, val_examples(objective))})

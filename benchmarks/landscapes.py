@@ -198,6 +198,12 @@ class LandscapeEvaluator:
         # One 'batch' whose forward pass returns w: learned soup's gradient path works unchanged.
         self.batches = [{"input": torch.eye(landscape.k, dtype=torch.double)}]
 
+    def __len__(self) -> int:
+        """Val examples behind the noisy kinds' accuracy; the exact kinds have no finite val set."""
+        if self.landscape.noise is None:
+            raise TypeError("an exact landscape's val metric is not measured on examples")
+        return len(self.landscape.noise["z"])
+
     def __call__(self, model, keep_predictions: bool = False) -> EvalResult:
         w = model.weight.detach().reshape(1, -1).double()
         loss, metrics = self.landscape.observe(w)

@@ -127,12 +127,15 @@ def fit_gp(X: torch.Tensor, Y: torch.Tensor, names: Sequence[str], kind: GPKind 
     return model, {"kind": "list", "models": {n: _params(m) for n, m in zip(names, models)}}
 
 
-def posterior_mean(X: torch.Tensor, y: torch.Tensor, at: torch.Tensor, seed: int = 0) -> torch.Tensor:
-    """Posterior mean at ``at`` of one GP (learned noise) fitted to ``(X, y)``: a smoothed value.
+def posterior_mean(X: torch.Tensor, y: torch.Tensor, at: torch.Tensor, noise: torch.Tensor | None = None,
+                   seed: int = 0) -> torch.Tensor:
+    """Posterior mean at ``at`` of one GP fitted to ``(X, y)``: a smoothed value.
 
-    Where ``y`` is a noisy estimate (accuracy on a few hundred examples), the posterior mean
-    pools nearby evaluations; the best observation overstates its true value more than the
-    posterior mean at the same point does (the winner's curse).
+    ``noise``: the known variance of each observation (e.g. ``p (1 - p) / n`` for an accuracy on
+    ``n`` examples); without it the noise is learned, which on a val metric whose errors are
+    correlated across nearby points (the same examples) comes out far too small. Where ``y`` is
+    noisy, the best observation overstates its true value more than the posterior mean at the
+    same point does (the winner's curse).
 
     Example:
         >>> import torch
@@ -146,7 +149,12 @@ def posterior_mean(X: torch.Tensor, y: torch.Tensor, at: torch.Tensor, seed: int
         torch.manual_seed(seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model, _ = fit_gp(X, y, names=("y",), kind="batched")
+            if noise is None:
+                model, _ = fit_gp(X, y, names=("y",), kind="batched")
+            else:
+                model = SingleTaskGP(X, y, train_Yvar=noise.to(torch.double).reshape(-1, 1),
+                                     outcome_transform=Standardize(m=1))
+                fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
             with torch.no_grad():
                 return model.posterior(at.to(torch.double)).mean.reshape(-1)
 

@@ -295,7 +295,7 @@ def run_search(objective: FusionObjective, budget: int, seed: int, names: Sequen
 
 def pick(evaluations: Sequence[Evaluation], primary: str, rule: str, lo: torch.Tensor | None = None,
          hi: torch.Tensor | None = None, names: Sequence[str] | None = None, loss_margin: float = 0.1,
-         n_members: int | None = None) -> Evaluation:
+         n_members: int | None = None, n_examples: int | None = None) -> Evaluation:
     """The final choice among evaluated points, by a named rule.
 
     - ``pareto_best_metric`` (the paper's): on the Pareto front, best primary metric, ties to lower loss;
@@ -306,7 +306,8 @@ def pick(evaluations: Sequence[Evaluation], primary: str, rule: str, lo: torch.T
       member's plus ``loss_margin`` times the members' loss range (the first ``n_members``
       evaluations are the members); ties to lower loss;
     - ``posterior_mean``: the best GP posterior mean of the primary metric (a GP over the fusion
-      weights of every evaluation), not the noisy observation; ties to lower loss.
+      weights of every evaluation; binomial noise for a metric in [0, 1] on ``n_examples`` val
+      examples, as ``selection_info``), not the noisy observation; ties to lower loss.
 
     Example:
         >>> from bomf.fusion.objective import Evaluation
@@ -330,7 +331,10 @@ def pick(evaluations: Sequence[Evaluation], primary: str, rule: str, lo: torch.T
         y = torch.tensor([e.metrics[primary] for e in evs], dtype=torch.double)
         if float(y.max() - y.min()) <= 0:
             return max(evs, key=lambda e: -e.loss)
-        mu = posterior_mean(W, y, W).tolist()
+        noise = None
+        if n_examples and float(y.min()) >= 0 and float(y.max()) <= 1:
+            noise = (y * (1 - y)).clamp_min(1.0 / n_examples) / n_examples
+        mu = posterior_mean(W, y, W, noise=noise).tolist()
         return evs[max(range(len(evs)), key=lambda i: (mu[i], -evs[i].loss))]
     names = tuple(names or (primary, NEG_LOSS))
     y = torch.tensor([[e.value(n) for n in names] for e in evs], dtype=torch.double)
@@ -348,21 +352,38 @@ def pick(evaluations: Sequence[Evaluation], primary: str, rule: str, lo: torch.T
 PICK_RULES = ("pareto_best_metric", "best_metric", "best_loss", "pareto_utopia", "loss_guard", "posterior_mean")
 
 
-def selection_info(evaluations: Sequence[Evaluation], chosen: Evaluation, primary: str) -> dict:
+def selection_info(evaluations: Sequence[Evaluation], chosen: Evaluation, primary: str,
+                   n_examples: int | None = None) -> dict:
     """The chosen val score and an estimate of its optimism (the winner's curse), for the record.
 
-    ``optimism`` = the chosen point's val metric minus the posterior mean there of a GP (learned
-    noise) over the fusion weights of every evaluation (members included): how much of the val
-    score the data around it does not support. Zero when the metric is constant.
+    ``optimism`` = the chosen point's val metric minus the posterior mean there of a GP over the
+    fusion weights of every evaluation (members included). For a metric in [0, 1] measured on
+    ``n_examples`` val examples (accuracy and its kin) each observation's noise variance is taken
+    as binomial, ``p (1 - p) / n`` (``estimator: gp_binomial_noise``); otherwise the noise is
+    learned (``gp_learned_noise``), which underestimates (see ``docs/search.md``). Zero when the
+    metric is constant.
     """
     t0 = time.perf_counter()
     evs = [e for e in evaluations if e.weights]
     W = torch.tensor([e.weights for e in evs], dtype=torch.double)
     y = torch.tensor([e.metrics[primary] for e in evs], dtype=torch.double)
     val = float(chosen.metrics[primary])
-    out = {"metric": primary, "val": val, "estimator": "gp_posterior_mean"}
+    out = {"metric": primary, "val": val}
     if not chosen.weights or float(y.max() - y.min()) <= 0:
         return {**out, "posterior_mean": val, "optimism": 0.0, "estimator": "none (constant metric or no weights)"}
+    noise = None
+    if n_examples and float(y.min()) >= 0 and float(y.max()) <= 1:
+        noise = (y * (1 - y)).clamp_min(1.0 / n_examples) / n_examples
     with torch_threads(1):
-        mu = float(posterior_mean(W, y, torch.tensor([chosen.weights], dtype=torch.double))[0])
-    return {**out, "posterior_mean": mu, "optimism": val - mu, "seconds": time.perf_counter() - t0}
+        mu = float(posterior_mean(W, y, torch.tensor([chosen.weights], dtype=torch.double), noise=noise)[0])
+    return {**out, "posterior_mean": mu, "optimism": val - mu,
+            "estimator": "gp_binomial_noise" if noise is not None else "gp_learned_noise",
+            "n_examples": n_examples, "seconds": time.perf_counter() - t0}
+
+
+def val_examples(objective: FusionObjective) -> int | None:
+    """How many val examples the objective's metric is measured on (None if its evaluator does not say)."""
+    try:
+        return int(len(objective.evaluator))
+    except TypeError:
+        return None

@@ -151,3 +151,36 @@ def test_the_soup_start_begins_with_the_members_best_averages():
     # Members by accuracy (closest to A first): 0, 1, 2 -> soups of {0, 1} and {0, 1, 2}.
     assert obj.history[0].weights == [0.5, 0.5, 0.0]
     assert obj.history[1].weights == pytest.approx([1 / 3] * 3)
+
+
+def test_batch_steps_choose_q_points_and_spend_the_budget_exactly(tmp_path):
+    obj, pool, _ = vector_objective(3, A, B, journal=tmp_path / "evaluations.jsonl")
+    res = get_method("bomf").run(obj, pool, budget=9, seed=0, n_init=3, q=2, **FAST)
+    assert obj.n_evaluations == 9
+    steps = _journal_steps(tmp_path)
+    assert [len(s["x"]) for s in steps] == [2, 2, 2] and len(res.info["bo_steps"]) == 3
+    # The two points of a step differ (the second is chosen with the first pending).
+    assert all(s["x"][0] != s["x"][1] for s in steps)
+
+
+def test_selection_optimism_is_estimated_with_binomial_noise_when_the_val_size_is_known():
+    from bomf.fusion.objective import Evaluation
+    from bomf.fusion.search import selection_info
+
+    g = torch.Generator().manual_seed(0)
+    E = -torch.log(torch.rand(30, 3, generator=g))
+    W = E / E.sum(-1, keepdim=True)  # uniform on the simplex, seeded
+    truth = 0.85 - 0.1 * ((W - torch.tensor(A)) ** 2).sum(-1)
+    # Accuracy on 200 examples: about 2.8 points of noise per evaluation.
+    val = truth + torch.randn(30, generator=g) * (0.8 * 0.2 / 200) ** 0.5
+    evs = [Evaluation(weights=w.tolist(), loss=0.5, metrics={"accuracy": float(v)}) for w, v in zip(W, val)]
+    chosen = max(evs, key=lambda e: e.metrics["accuracy"])
+    known = selection_info(evs, chosen, "accuracy", n_examples=200)
+    learned = selection_info(evs, chosen, "accuracy")
+    assert known["estimator"] == "gp_binomial_noise" and learned["estimator"] == "gp_learned_noise"
+    assert known["val"] == chosen.metrics["accuracy"]
+    # The lucky best observation overstates its truth; the posterior mean there much less so.
+    best = max(range(30), key=lambda i: float(val[i]))
+    for est in (known, learned):
+        assert est["optimism"] > 0.01
+        assert abs(est["posterior_mean"] - float(truth[best])) < 0.5 * abs(est["val"] - float(truth[best]))

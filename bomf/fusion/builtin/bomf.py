@@ -32,7 +32,7 @@ from ...bo import Acquisition, pareto_mask, suggest
 from ...core.errors import BomfError
 from ..methods import FusionResult, register_method
 from ..objective import NEG_LOSS
-from ..search import PICK_RULES, member_evaluations, pick, run_search, selection_info
+from ..search import PICK_RULES, member_evaluations, pick, run_search, selection_info, val_examples
 
 PickRule = Literal["pareto_best_metric", "best_metric", "best_loss", "pareto_utopia", "loss_guard", "posterior_mean"]
 Space = Literal["cube", "cube_w", "simplex"]
@@ -96,7 +96,7 @@ def _search_info(state, chosen, rule: str, objective) -> dict:
         "normalisation": dict(zip(("lo", "hi"), (t.tolist() for t in state.normalisation(state.names)))),
         "reference_point": state.normalised(state.names)[1].tolist(),
         "chosen_source": chosen.source if chosen.source != "member" else (chosen.label or "member"),
-        "selection": selection_info(state.evaluations, chosen, objective.primary_metric),
+        "selection": selection_info(state.evaluations, chosen, objective.primary_metric, val_examples(objective)),
     }
 
 
@@ -138,7 +138,7 @@ def run_bomf(objective, pool, budget, seed, *, method: str, objectives: str, spa
                        init=init, method=method)
     lo, hi = state.normalisation(names)
     chosen = pick(state.evaluations, primary, pick_rule, lo, hi, names, loss_margin=loss_margin,
-                  n_members=state.n_members)
+                  n_members=state.n_members, n_examples=val_examples(objective))
     info = _search_info(state, chosen, pick_rule, objective)
     info["options"] = {"space": space, "gp": gp, "warm_start": warm_start, "acquisition": acquisition,
                        "reference": reference, "objectives": objectives, "num_restarts": num_restarts,
