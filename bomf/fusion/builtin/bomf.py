@@ -3,7 +3,11 @@
 ``bomf``: multi-objective BO over the member weights (see ``docs/search.md`` for the measured
 choice of its defaults). The objectives are normalised by the members' own evaluations; the
 members' known evaluations seed the GPs; an initial design of ``n_init`` points (default K)
-follows; each BO step fits one GP per active objective and optimises the acquisition.
+follows; each BO step fits one GP per active objective and optimises the acquisition. Defaults:
+qLogNEHVI on the primary val metric and the val loss, points in the cube with the GP on the
+fusion weights (``space="cube_w"``), one batched GP warm-started from the previous step, 4
+restarts among 128 raw samples: on the synthetic test bed this halves ``bomf_paper``'s regret
+(budget 16) at a fraction of its BO time.
 
 ``bomf_paper``: the paper's parametrisation, kept faithful for every comparison: x in [0,1]^K,
 w = x / sum(x), a ``ModelListGP`` fitted afresh each step, qLogNEHVI on every task metric and
@@ -45,13 +49,13 @@ METRIC_WEIGHT = 0.8
 
 # bomf's defaults (chosen on the test bed and real data: docs/search.md), shared by its variants.
 OBJECTIVES: Objectives = "primary"
-SPACE: Space = "cube"
-GP_KIND: GP = "list"
+SPACE: Space = "cube_w"
+GP_KIND: GP = "batched"
 WARM_START = True
 ACQUISITION: AcquisitionName = "nehvi"
 REFERENCE: Reference = "members"
 PICK: PickRule = "pareto_best_metric"
-RESTARTS, RAW_SAMPLES = 10, 512
+RESTARTS, RAW_SAMPLES = 4, 128
 
 
 def _objective_names(objective, objectives: str) -> tuple[str, ...]:
