@@ -1,7 +1,13 @@
 """Baseline ``random_search``: Dirichlet(1) weights, best val metric (a sanity floor for BO).
 
 Uses the same budget of fused evaluations as the BO methods; the members' known evaluations
-are candidates too, as they are for BOMF.
+are candidates too, as they are for BOMF. The record carries the chosen val score and an
+estimate of its optimism (``info["selection"]``, as every search method's).
+
+Example:
+    >>> from bomf.fusion import get_method
+    >>> sorted(get_method("random_search").options)
+    ['concentration']
 """
 
 from typing import Annotated
@@ -10,7 +16,7 @@ import numpy as np
 
 from bomf.core.options import Range
 from bomf.fusion import FusionResult, register_method
-from bomf.fusion.search import member_evaluations, pick
+from bomf.fusion.search import member_evaluations, pick, selection_info, val_examples
 
 
 @register_method("random_search")
@@ -24,4 +30,6 @@ def random_search(objective, pool, budget, seed, *, concentration: Annotated[flo
         w = rng.dirichlet([concentration] * pool.size).tolist()
         evaluations.append(objective(w))
     chosen = pick(evaluations, objective.primary_metric, "best_metric")
-    return FusionResult(weights=chosen.weights, evaluation=chosen)
+    return FusionResult(weights=chosen.weights, evaluation=chosen,
+                        info={"selection": selection_info(evaluations, chosen, objective.primary_metric,
+                                                          val_examples(objective))})

@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 MODEL_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
-# What smac needs that the GPU image ('cuda', Python 3.12) does not hold (KINDS.md lists the image).
+# What smac needs that the GPU image ('cuda', Python 3.12) does not hold (the lending service's list of kinds says so).
 # Pure Python (smac and pynisher ship sdists only: built here into py3-none-any wheels), then compiled.
 PURE_WHEELS = ("smac", "ConfigSpace", "more-itertools", "pynisher", "emcee", "dask", "distributed", "dask-jobqueue",
                "partd", "locket", "zict", "tblib")

@@ -1,13 +1,24 @@
-"""GP-BO suggestions with BoTorch: multi-objective (qLogNEHVI) and single-objective (qLogEI).
+"""GP-BO suggestions with BoTorch: one step = fit the GPs, build an acquisition, optimise it.
 
-Pure functions over float64 tensors; every objective is maximised. Inputs are normalised
-(``Normalize``) and outcomes standardised (``Standardize``) inside each GP. The caller's global
-RNG is left untouched (``torch.random.fork_rng``) and the same inputs and seed give the same
-suggestion on CPU. Thread settings are the caller's business: nothing global is changed.
+Pure functions over float64 tensors; every objective is maximised. Outcomes are standardised
+inside each GP. The caller's global RNG is left untouched (``torch.random.fork_rng``) and the
+same inputs, seed and warm state give the same suggestion on CPU. Thread settings are the
+caller's business: nothing global is changed.
 
-Degenerate data never stops a search: rows with a non-finite outcome are left out of the fit
-(with a warning), and when no GP can be fitted (no rows, constant outcomes, a numerical failure)
-a seeded uniform random point is returned with one ``RuntimeWarning``.
+Acquisitions (``Acquisition.kind``):
+
+- ``nehvi``: ``qLogNoisyExpectedHypervolumeImprovement`` over every column of ``Y`` with a
+  reference point (BOMF).
+- ``parego``: ``qLogNParEGO``, a random augmented-Chebyshev scalarisation per step, or fixed
+  ``weights`` (e.g. favouring the metric).
+- ``constrained``: maximise column ``objective`` subject to column ``constraint`` >=
+  ``threshold`` (analytic ``LogConstrainedExpectedImprovement`` at q = 1).
+- ``ei``: single objective, column ``objective`` (analytic ``LogExpectedImprovement`` at q = 1,
+  ``qLogExpectedImprovement`` above).
+
+Degenerate data never stops a search: rows with a non-finite outcome are left out (with a
+warning); when no GP can be used (no rows, constant outcomes, a numerical failure) the
+suggestion is a seeded random point of the space and says why in ``Suggestion.fallback``.
 
 Example:
     >>> import torch
@@ -22,50 +33,65 @@ Example:
 
 from __future__ import annotations
 
+import time
 import warnings
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
 
 import torch
+from botorch.acquisition.analytic import LogConstrainedExpectedImprovement, LogExpectedImprovement
 from botorch.acquisition.logei import qLogExpectedImprovement
 from botorch.acquisition.multi_objective.logei import qLogNoisyExpectedHypervolumeImprovement
-from botorch.fit import fit_gpytorch_mll
-from botorch.models import ModelListGP, SingleTaskGP
-from botorch.models.transforms import Normalize, Standardize
-from botorch.optim import optimize_acqf
+from botorch.acquisition.multi_objective.parego import qLogNParEGO
+from botorch.acquisition.objective import GenericMCObjective
 from botorch.sampling import SobolQMCNormalSampler
-from gpytorch.mlls import ExactMarginalLogLikelihood, SumMarginalLogLikelihood
-from torch.quasirandom import SobolEngine
+
+from .gp import GPKind, fit_gp
+from .spaces import SearchSpace, get_space, sobol_points, unit_bounds
 
 # 128 MC samples double the acquisition cost for no visible gain at q = 1.
 MC_SAMPLES = 64
 
-
-def sobol_points(n: int, dim: int, seed: int) -> torch.Tensor:
-    """``n`` scrambled Sobol points in [0,1]^dim (float64), deterministic in ``seed``.
-
-    Example:
-        >>> a = sobol_points(4, 3, seed=0)
-        >>> tuple(a.shape), a.dtype, bool(torch.equal(a, sobol_points(4, 3, seed=0)))
-        ((4, 3), torch.float64, True)
-    """
-    if n <= 0:
-        return torch.empty(0, dim, dtype=torch.double)
-    return SobolEngine(dim, scramble=True, seed=seed).draw(n).to(torch.double)
+AcquisitionKind = Literal["nehvi", "parego", "constrained", "ei"]
 
 
-def _unit_bounds(dim: int) -> torch.Tensor:
-    return torch.stack([torch.zeros(dim, dtype=torch.double), torch.ones(dim, dtype=torch.double)])
+@dataclass(frozen=True)
+class Acquisition:
+    """Which acquisition to optimise, with its parameters (units of the ``Y`` given to ``suggest``)."""
+
+    kind: AcquisitionKind
+    ref_point: tuple[float, ...] | None = None  # nehvi
+    weights: tuple[float, ...] | None = None  # parego: fixed scalarisation weights; None = random per step
+    objective: int = 0  # constrained / ei: the column maximised
+    constraint: int | None = None  # constrained: the column that must stay >= threshold
+    threshold: float | None = None
+    monte_carlo: bool = False  # ei / constrained at q = 1: the MC form instead of the analytic one
 
 
-def _check_and_clean(X: torch.Tensor, Y: torch.Tensor, bounds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Float64 copies with non-finite outcome rows dropped; shape errors raise (they are bugs).
+# A fallback for want of data, not a failure: nothing varies for a GP to model (a degenerate
+# trajectory's metric). Searches record it but do not count it as a broken step.
+NO_SIGNAL = "every objective is constant over the data"
+
+@dataclass
+class Suggestion:
+    """One BO step's answer: the point(s), why it fell back (if it did), the fitted GP state, timings."""
+
+    x: torch.Tensor  # q x d
+    fallback: str | None = None
+    gp_state: dict | None = None
+    fit_seconds: float = 0.0
+    acquisition_seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def _check_and_clean(X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 copies with non-finite rows dropped; shape errors raise (they are bugs).
 
     Validation happens outside the fallback so that a caller's mistake is not hidden behind
     a random suggestion.
     """
     if X.dim() != 2 or Y.dim() != 2 or X.shape[0] != Y.shape[0]:
         raise ValueError(f"expected X: n x d and outcomes with n rows, got {tuple(X.shape)} and {tuple(Y.shape)}")
-    if bounds.shape != (2, X.shape[1]):
-        raise ValueError(f"bounds must be 2 x {X.shape[1]}, got {tuple(bounds.shape)}")
     X, Y = X.detach().to(torch.double), Y.detach().to(torch.double)
     finite = torch.isfinite(Y).all(dim=-1) & torch.isfinite(X).all(dim=-1)
     if not finite.all():
@@ -75,47 +101,119 @@ def _check_and_clean(X: torch.Tensor, Y: torch.Tensor, bounds: torch.Tensor) -> 
     return X, Y
 
 
-def _gp(X: torch.Tensor, y: torch.Tensor, bounds: torch.Tensor) -> SingleTaskGP:
-    return SingleTaskGP(X, y.reshape(-1, 1), input_transform=Normalize(X.shape[-1], bounds=bounds),
-                        outcome_transform=Standardize(m=1))
+def constant_columns(Y: torch.Tensor) -> list[int]:
+    """Columns of ``Y`` with one value over every finite row (nothing for a GP to model).
 
-
-def _fallback(dim: int, q: int, seed: int, why: str, bounds: torch.Tensor) -> torch.Tensor:
-    warnings.warn(f"GP suggestion failed ({why}); using a seeded random point", RuntimeWarning, stacklevel=3)
-    g = torch.Generator().manual_seed(seed)
-    u = torch.rand(q, dim, generator=g, dtype=torch.double)
-    return bounds[0] + u * (bounds[1] - bounds[0])
-
-
-def _no_signal(Y: torch.Tensor) -> bool:
-    # No rows, or every objective constant: a GP has nothing to model and the acquisition
-    # optimum degenerates to an arbitrary corner of the cube.
-    return Y.shape[0] == 0 or bool((Y.max(dim=0).values == Y.min(dim=0).values).all())
-
-
-def _suggest(X: torch.Tensor, Y: torch.Tensor, bounds: torch.Tensor, seed: int, q: int, num_restarts: int,
-             raw_samples: int, make_acquisition) -> torch.Tensor:
-    """Validate, then fit and optimise ``make_acquisition(X, Y, sampler)`` under a fixed seed.
-
-    Everything that can fail numerically sits inside the guard, which falls back to a seeded
-    random point: one bad fit must not end a long search.
+    Example:
+        >>> constant_columns(torch.tensor([[0.0, 1.0], [0.0, 2.0]]))
+        [0]
     """
-    X, Y = _check_and_clean(X, Y, bounds)
-    if _no_signal(Y):
-        return _fallback(X.shape[-1], q, seed, "no rows or constant outcomes", bounds)
+    out = []
+    for j in range(Y.shape[-1]):
+        col = Y[:, j][torch.isfinite(Y[:, j])]
+        if col.numel() == 0 or bool(col.max() == col.min()):
+            out.append(j)
+    return out
+
+
+def _make_acquisition(model, X: torch.Tensor, Y: torch.Tensor, acquisition: Acquisition, sampler, q: int, seed: int):
+    kind = acquisition.kind
+    if kind == "nehvi":
+        if acquisition.ref_point is None or len(acquisition.ref_point) != Y.shape[-1]:
+            raise ValueError(f"nehvi needs a reference point with {Y.shape[-1]} entries")
+        return qLogNoisyExpectedHypervolumeImprovement(model=model, ref_point=list(acquisition.ref_point),
+                                                       X_baseline=X, prune_baseline=True, sampler=sampler)
+    if kind == "parego":
+        if acquisition.weights is not None:
+            w = torch.tensor(acquisition.weights, dtype=torch.double)
+        else:  # a random scalarisation per step, seeded (ParEGO)
+            e = -torch.log(torch.rand(Y.shape[-1], generator=torch.Generator().manual_seed(seed), dtype=torch.double))
+            w = e / e.sum()
+        return qLogNParEGO(model=model, X_baseline=X, scalarization_weights=w / w.sum(), sampler=sampler,
+                           prune_baseline=True)
+    j = acquisition.objective
+    if kind == "constrained":
+        c, thr = acquisition.constraint, acquisition.threshold
+        if c is None or thr is None:
+            raise ValueError("a constrained acquisition needs a constraint column and a threshold")
+        feasible = Y[:, c] >= thr
+        best = Y[feasible, j].max() if feasible.any() else Y[:, j].min()
+        if q == 1 and not acquisition.monte_carlo:
+            return LogConstrainedExpectedImprovement(model=model, best_f=best, objective_index=j,
+                                                     constraints={c: (thr, None)})
+        from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+
+        return qLogNoisyExpectedImprovement(model=model, X_baseline=X, sampler=sampler, prune_baseline=True,
+                                            objective=GenericMCObjective(lambda Z, X=None: Z[..., j]),
+                                            constraints=[lambda Z: thr - Z[..., c]])
+    if kind == "ei":
+        best = Y[:, j].max()
+        if Y.shape[-1] != 1:
+            raise ValueError("ei models one objective: pass a single column")
+        if q == 1 and not acquisition.monte_carlo:
+            return LogExpectedImprovement(model=model, best_f=best)
+        return qLogExpectedImprovement(model=model, best_f=best, sampler=sampler)
+    raise ValueError(f"unknown acquisition {kind!r}; use nehvi, parego, constrained or ei")
+
+
+def suggest(X: torch.Tensor, Y: torch.Tensor, acquisition: Acquisition, *, seed: int,
+            space: SearchSpace | str = "cube", names: Sequence[str] | None = None, num_restarts: int = 10,
+            raw_samples: int = 512, q: int = 1, gp: GPKind = "list", warm: dict | None = None,
+            bounds: torch.Tensor | None = None) -> Suggestion:
+    """The next ``q`` points by ``acquisition`` over GPs fitted to ``(X, Y)``; see the module docstring.
+
+    ``X`` is ``n x d`` (points of ``space``; with ``bounds``, a box other than the unit cube,
+    for the cube space only), ``Y`` is ``n x m``. ``warm`` is a previous ``Suggestion.gp_state``.
+    """
+    space = get_space(space) if isinstance(space, str) else space
+    X, Y = _check_and_clean(X, Y)
+    d = X.shape[-1]
+    names = list(names) if names is not None else [f"y{i}" for i in range(Y.shape[-1])]
+
+    def fallback(why: str, state=None, fit_s=0.0) -> Suggestion:
+        if bounds is not None:
+            u = torch.rand(q, d, generator=torch.Generator().manual_seed(seed), dtype=torch.double)
+            x = bounds[0] + u * (bounds[1] - bounds[0])
+        else:
+            x = space.random_points(q, d, seed)
+        return Suggestion(x=x, fallback=why, gp_state=state, fit_seconds=fit_s)
+
+    if Y.shape[0] == 0:
+        return fallback("no finite evaluations")
+    if len(constant_columns(Y)) == Y.shape[-1]:
+        return fallback(NO_SIGNAL)
+    state, fit_s, t0 = None, 0.0, time.perf_counter()
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         try:
             # BoTorch's numerical and optimiser warnings are routine over a long search.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                model, state = fit_gp(X, Y, names=names, kind=gp, inputs=space.gp_inputs, warm=warm, bounds=bounds)
+                fit_s = time.perf_counter() - t0
+                t1 = time.perf_counter()
                 sampler = SobolQMCNormalSampler(sample_shape=torch.Size([MC_SAMPLES]), seed=seed)
-                acq = make_acquisition(X, Y, sampler)
-                candidate, _ = optimize_acqf(acq, bounds=bounds, q=q, num_restarts=num_restarts,
-                                             raw_samples=raw_samples, options={"seed": seed})
-        except Exception as exc:
-            return _fallback(X.shape[-1], q, seed, f"{type(exc).__name__}: {exc}", bounds)
-    return candidate.detach()
+                acq = _make_acquisition(model, X, Y, acquisition, sampler, q, seed)
+                if bounds is not None:
+                    from botorch.optim import optimize_acqf
+
+                    x, _ = optimize_acqf(acq, bounds=bounds, q=q, num_restarts=num_restarts, raw_samples=raw_samples,
+                                         options={"seed": seed}, sequential=q > 1)
+                else:
+                    x = space.optimise(acq, d, num_restarts, raw_samples, seed, q=q)
+                acq_s = time.perf_counter() - t1
+        except Exception as exc:  # noqa: BLE001 - any numerical failure becomes a recorded fallback
+            return fallback(f"{type(exc).__name__}: {str(exc)[:200]}", state, fit_s)
+    if not torch.isfinite(x).all():
+        return fallback("the acquisition optimiser returned a non-finite point", state, fit_s)
+    return Suggestion(x=x.detach(), gp_state=state, fit_seconds=fit_s, acquisition_seconds=acq_s)
+
+
+def _warn_fallback(s: Suggestion) -> torch.Tensor:
+    if s.fallback is not None:
+        warnings.warn(f"GP suggestion failed ({s.fallback}); using a seeded random point", RuntimeWarning,
+                      stacklevel=3)
+    return s.x
 
 
 def suggest_multi_objective(X: torch.Tensor, Y: torch.Tensor, ref_point: torch.Tensor, seed: int,
@@ -123,7 +221,7 @@ def suggest_multi_objective(X: torch.Tensor, Y: torch.Tensor, ref_point: torch.T
     """The next ``q x d`` points in the unit cube by qLogNEHVI over one GP per objective.
 
     ``X`` is ``n x d`` in [0,1]^d, ``Y`` is ``n x m`` (maximised) and ``ref_point`` has ``m``
-    entries in the units of ``Y``.
+    entries in the units of ``Y``. A fallback warns (``RuntimeWarning``).
 
     Example:
         >>> import torch
@@ -133,23 +231,15 @@ def suggest_multi_objective(X: torch.Tensor, Y: torch.Tensor, ref_point: torch.T
         >>> tuple(x.shape)
         (1, 2)
     """
-    bounds = _unit_bounds(X.shape[-1])
-
-    def make_acquisition(X, Y, sampler):
-        model = ModelListGP(*[_gp(X, Y[:, i], bounds) for i in range(Y.shape[-1])])
-        fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
-        return qLogNoisyExpectedHypervolumeImprovement(
-            model=model, ref_point=ref_point.to(torch.double).tolist(), X_baseline=X, prune_baseline=True,
-            sampler=sampler)
-
-    return _suggest(X, Y, bounds, seed, q, num_restarts, raw_samples, make_acquisition)
+    acq = Acquisition("nehvi", ref_point=tuple(float(v) for v in ref_point))
+    return _warn_fallback(suggest(X, Y, acq, seed=seed, num_restarts=num_restarts, raw_samples=raw_samples, q=q))
 
 
 def suggest_single_objective(X: torch.Tensor, y: torch.Tensor, seed: int, num_restarts: int = 10,
                              raw_samples: int = 512, q: int = 1, bounds: torch.Tensor | None = None) -> torch.Tensor:
-    """The next ``q x d`` points within ``bounds`` (default unit cube) by qLogEI, maximising ``y``.
+    """The next ``q x d`` points within ``bounds`` (default unit cube) by (log) expected improvement.
 
-    ``y`` is ``n`` or ``n x 1``; ``bounds`` is ``2 x d`` (lower row, upper row).
+    ``y`` is ``n`` or ``n x 1``; ``bounds`` is ``2 x d`` (lower row, upper row). A fallback warns.
 
     Example:
         >>> import torch
@@ -158,11 +248,15 @@ def suggest_single_objective(X: torch.Tensor, y: torch.Tensor, seed: int, num_re
         >>> tuple(x.shape)
         (1, 2)
     """
-    bounds = _unit_bounds(X.shape[-1]) if bounds is None else bounds.to(torch.double)
+    if bounds is not None:
+        bounds = bounds.to(torch.double)
+        if bounds.shape != (2, X.shape[-1]):
+            raise ValueError(f"bounds must be 2 x {X.shape[-1]}, got {tuple(bounds.shape)}")
+    # Monte Carlo qLogEI, as stage 1 has always used (its journaled searches replay with it).
+    s = suggest(X, y.reshape(-1, 1), Acquisition("ei", monte_carlo=True), seed=seed, num_restarts=num_restarts, raw_samples=raw_samples,
+                q=q, bounds=bounds)
+    return _warn_fallback(s)
 
-    def make_acquisition(X, y, sampler):
-        model = _gp(X, y, bounds)
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
-        return qLogExpectedImprovement(model=model, best_f=y.max(), sampler=sampler)
 
-    return _suggest(X, y.reshape(-1, 1), bounds, seed, q, num_restarts, raw_samples, make_acquisition)
+__all__ = ["Acquisition", "AcquisitionKind", "MC_SAMPLES", "Suggestion", "constant_columns", "sobol_points",
+           "suggest", "suggest_multi_objective", "suggest_single_objective", "unit_bounds"]

@@ -13,7 +13,7 @@ Example:
     >>> from bomf.training import TrajectoryRequest
     >>> req = FusionRequest(TrajectoryRequest("rt-polarity", "tiny-bert", seed=0), method="bomf")
     >>> len(req.key()), req.identity()["options"]["num_restarts"]
-    (16, 10)
+    (16, 4)
     >>> FusionRequest(req.trajectory, method="bomf", budget=0)
     Traceback (most recent call last):
     ...
@@ -52,7 +52,9 @@ from ..training.build import build_evaluator, build_model
 # 2: keys hold every option's effective value; BO, pool and evaluator changes since version 1.
 # 3: fusion as one matrix-vector product (sums at BLAS's rounding: BO may walk another path).
 # 4: learned soup minimises the full val loss by L-BFGS to a plateau; records carry test clusters.
-FUSION_VERSION = "4"
+# 5: BOMF search rebuilt (spaces, warm GP states, fallbacks, constant objectives, measured defaults),
+#    smac_bo deterministic, selection optimism in every search record.
+FUSION_VERSION = "5"
 # Bump when the record's layout changes but its numbers do not: cached records of an older
 # layout are rebuilt from the evaluation journal (no fused evaluation is repeated).
 # 3: device, precision, precision_fallback; shared evaluations (costs, history, test).

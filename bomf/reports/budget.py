@@ -70,9 +70,9 @@ def budget_plot(records: list[dict], path, title: str) -> bool:
     fam = families(records)
     if not fam:
         return False
-    from .plots import _plt, save_figure
+    from .figures import pyplot, save_figure
 
-    plt = _plt()
+    plt = pyplot()
     primary = records[0]["primary_metric"]
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, by_budget in fam.items():

@@ -18,26 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core.atomic import atomic_path
 from ..bo import apply_normalisation, hypervolume, normalise_objectives, reference_point
 from .budget import budget_plot
+from .figures import pyplot as _plt, save_figure
 from .evidence import table_key, task_label
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig, path: Path) -> None:
-    """Write a PNG atomically (a concurrent reader never sees half a PNG) with fixed metadata."""
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png", metadata={"Software": None})
-    _plt().close(fig)
 
 
 def _key(r):

@@ -60,8 +60,9 @@ def test_learned_soup_minimises_the_full_val_loss_until_it_stops_improving(traj_
 
 def test_smac_really_drives_smac_bo(traj_request):
     rec = _run(traj_request, "smac_bo")
-    folder = rec["info"]["smac_output"]
-    histories = list(__import__("pathlib").Path(folder).rglob("runhistory.json"))
+    # SMAC's output lives in the fusion cell's folder; the record names it relative to that folder.
+    folder = fusion_folder(FusionRequest(trajectory=traj_request, method="smac_bo", budget=6)) / rec["info"]["smac_output"]
+    histories = list(folder.rglob("runhistory.json"))
     assert histories, "SMAC wrote no run history"
     data = json.loads(histories[0].read_text())
     # SMAC's own history holds every configuration it was told about: members + the budget.
@@ -71,8 +72,13 @@ def test_smac_really_drives_smac_bo(traj_request):
 def test_bomf_record_carries_front_hypervolume_and_rule(traj_request):
     rec = _run(traj_request, "bomf", options=FAST)
     info = rec["info"]
-    assert info["pick_rule"] == "pareto_best_metric" and info["objective_names"] == ["accuracy", "f1", "neg_loss"]
-    assert len(info["hypervolume"]) == 6 and info["pareto_front"]
+    # bomf: the primary metric and the loss (the paper's two objectives); bomf_paper: every metric.
+    assert info["pick_rule"] == "pareto_best_metric" and info["objective_names"] == ["accuracy", "neg_loss"]
+    assert _run(traj_request, "bomf_paper", options=FAST)["info"]["objective_names"] == ["accuracy", "f1", "neg_loss"]
+    # A hypervolume after each evaluation where two objectives vary; none where the tiny model's
+    # metric is constant (then the loss alone steers, and the record says which were active).
+    varying = len(info["active_objectives"]) > 1
+    assert len(info["hypervolume"]) == (6 if varying else 0) and info["pareto_front"]
     assert len(rec["history"]) == 6
 
 
@@ -196,16 +202,16 @@ def test_the_fusion_key_holds_effective_option_values(traj_request, monkeypatch)
 
     from bomf.fusion import methods as M
 
-    implicit = FusionRequest(trajectory=traj_request, method="bomf", budget=6)
-    explicit = FusionRequest(trajectory=traj_request, method="bomf", budget=6, options=(("num_restarts", 10),))
+    implicit = FusionRequest(trajectory=traj_request, method="bomf_paper", budget=6)
+    explicit = FusionRequest(trajectory=traj_request, method="bomf_paper", budget=6, options=(("num_restarts", 10),))
     assert implicit.key() == explicit.key()
     options = implicit.identity()["options"]
     assert options == {"n_init": None, "pick_rule": "pareto_best_metric", "objectives": "all", "num_restarts": 10,
                        "raw_samples": 512, "margin": 0.1}
-    spec = M.METHODS.get("bomf")
+    spec = M.METHODS.get("bomf_paper")
     changed = {**spec.options, "num_restarts": replace(spec.options["num_restarts"], default=20)}
-    monkeypatch.setitem(M.METHODS._items, "bomf", replace(spec, options=changed))
-    assert implicit.key() != explicit.key() == FusionRequest(trajectory=traj_request, method="bomf", budget=6,
+    monkeypatch.setitem(M.METHODS._items, "bomf_paper", replace(spec, options=changed))
+    assert implicit.key() != explicit.key() == FusionRequest(trajectory=traj_request, method="bomf_paper", budget=6,
                                                              options=(("num_restarts", 10),)).key()
 
 
@@ -224,7 +230,10 @@ def test_methods_of_one_trajectory_share_identical_evaluations_and_are_charged_f
     loss = run_fusion(request("bo_loss"), device="cpu", context=ctx)
     # BOMF and its ablation start from the same Sobol design: evaluated once, charged to both.
     assert bomf["costs"]["shared_evaluations"] == 0 and bomf["costs"]["computed_evaluations"] == 5
-    assert loss["costs"]["shared_evaluations"] == 3 and loss["costs"]["computed_evaluations"] == 2
+    # (on this tiny trajectory the metric may be constant, and both searches then follow the loss:
+    # the BO steps' points are shared too)
+    shared = loss["costs"]["shared_evaluations"]
+    assert shared >= 3 and loss["costs"]["computed_evaluations"] == 5 - shared
     label = "bomf(n_init=3,num_restarts=2,raw_samples=32)"  # the method and its options
     assert loss["costs"]["fused_evaluations"] == 5 and [h["shared_from"] for h in loss["history"][:3]] == [label] * 3
     assert [h["loss"] for h in loss["history"][:3]] == [h["loss"] for h in bomf["history"][:3]]

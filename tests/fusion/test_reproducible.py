@@ -37,9 +37,7 @@ RECORD = os.environ.get("BOMF_RECORD_BEHAVIOUR") == "1"
 # Methods known not to be reproducible yet, with the reason. strict xfail: once a fix makes one
 # deterministic, its determinism test passes, the xfail fails, and the entry must go (then record
 # its behaviour).
-NONDETERMINISTIC = {
-    "smac_bo": "SMAC3's run differs between fresh processes with the same seed (issue 13; fixed on the bo branch)",
-}
+NONDETERMINISTIC: dict[str, str] = {}  # smac_bo left it when its local search's start points were ordered
 
 # Small settings so every method runs in seconds on a tiny model; applied where a method has the
 # option. A Sobol design of 2 points, then 4 model-guided steps: the BO methods' own choices show.

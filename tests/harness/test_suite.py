@@ -70,9 +70,9 @@ def test_malformed_or_contradictory_suites_are_rejected(tmp_path, change, messag
 # traceback) before; now each is refused before any compute, in one line naming the key and the fix.
 @pytest.mark.parametrize("change, message", [
     (('objectives = "primary"', 'num_restarts = "two"'),
-     r"\[variants.bomf_p\] options: num_restarts must be an int in \[1, 1000\], got 'two' \(text\); e.g. 10"),
+     r"\[variants.bomf_p\] options: num_restarts must be an int in \[1, 1000\], got 'two' \(text\); e.g. 4"),
     (('objectives = "primary"', 'pick_rule = "banana"'),
-     r"pick_rule must be one of 'pareto_best_metric', 'best_metric', 'best_loss', 'pareto_utopia', got 'banana'"),
+     r"pick_rule must be one of 'pareto_best_metric', 'best_metric', 'best_loss', 'pareto_utopia', 'loss_guard', 'posterior_mean', got 'banana'"),
     (("epochs = 1", 'batch_size = "16"'), r"\[train\] batch_size must be an int >= 1, got '16' \(text\); write 16 without quotes"),
     (("limits = { train = 64 }", "limits = { train = -5 }"), "limits of rt-polarity train must be an int >= 1 or None, got -5"),
     (('name = "t"', 'name = "../../evil"'), r"name '../../evil' cannot name a results folder"),
@@ -103,7 +103,10 @@ def test_options_are_normalised_and_effective_values_enter_the_key(tmp_path):
 
     request = cell.fusion_request(TrainConfig(epochs=1))
     options = request.identity()["options"]
-    assert options["margin"] == 1.0 and options["num_restarts"] == 10 and options["pick_rule"] == "pareto_best_metric"
+    from bomf.fusion import get_method
+
+    defaults = {name: spec.default for name, spec in get_method("bomf").options.items()}
+    assert options["margin"] == 1.0 and options == {**defaults, "margin": 1.0}  # every default, as used
 
 
 def test_regimes_variant_budgets_and_references_expand_into_their_own_cells(tmp_path):
