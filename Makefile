@@ -4,7 +4,7 @@
 #   make sweep                 the default suite (offline), then tables, plots, and the verdict
 #                              against the committed reference (results/reference/offline)
 #   make sweep SUITE=smoke     any suite: smoke, offline, stage1, generation, paper, or a .toml path
-#   make test                  the tests (CI runs exactly this: .ci/run)
+#   make test                  pyflakes (ruff check --select F), then the tests (CI runs exactly this: .ci/run)
 #
 # ARGS passes more arguments through: make sweep ARGS=--dry-run, make test ARGS="-x tests/harness".
 # Use pip (not uv or poetry): torch is pinned to a range that takes the local CPU wheel.
@@ -21,6 +21,7 @@ sweep: $(VENV)/.installed
 	$(BIN)/python run_all.py --suite $(SUITE) $(ARGS)
 
 test: $(VENV)/.installed
+	$(BIN)/python -m ruff check --select F bomf baselines tests benchmarks run_all.py
 	$(BIN)/python -m pytest -q $(ARGS)
 
 setup: $(VENV)/.installed
