@@ -18,7 +18,7 @@ def test_list_shows_every_registry(capsys):
     for name in ("bomf", "bo_loss", "greedy_soup", "smac_bo", "learned_soup"):
         assert name in out
     # Each option with its type, range and default, from its one declaration.
-    assert "num_restarts: int in [1, 1000] (default 10)" in out and "lr: float > 0 (default 0.05)" in out
+    assert "num_restarts: int in [1, 1000] (default 4)" in out and "max_steps: int in [1, 10000] (default 50)" in out
     assert main(["list", "stage1"]) == 0
     out = capsys.readouterr().out
     assert "hpbo_full" in out and "trials: int in [1, 10000] (default 6)" in out
@@ -54,9 +54,9 @@ TINY = [*BASE, "--quiet"]  # trajectory and fuse show progress bars unless told 
     (["fuse", *TINY, "--budget", "0"], "budget must be a positive integer (fused evaluations a search method may spend), got 0"),
     (["fuse", *TINY, "--budget", "-1"], "budget must be a positive integer"),
     (["fuse", *TINY, "--option", "num_restarts=two"],
-     "method bomf: --option num_restarts must be an int in [1, 1000], got 'two' (text); e.g. 10"),
+     "method bomf: --option num_restarts must be an int in [1, 1000], got 'two' (text); e.g. 4"),
     (["fuse", *TINY, "--option", "pick_rule=banana"], "pick_rule must be one of 'pareto_best_metric'"),
-    (["fuse", *TINY, "--method", "learned_soup", "--option", "lr=-1"], "lr must be a float > 0, got -1"),
+    (["fuse", *TINY, "--method", "learned_soup", "--option", "tol=-1"], "tol must be a float >= 0, got -1"),
     (["stage1", *BASE, "--option", "trials=0"], "stage-1 strategy bomf: --option trials must be an int in [1, 10000], got 0"),
     (["trajectory", *TINY, "--lr", "0"], "training config: lr must be a float in (0, 10], got 0.0"),
     (["trajectory", *TINY, "--limit-train", "-5"], "split limits: train must be an int >= 1 or None, got -5"),
