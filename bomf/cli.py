@@ -262,8 +262,10 @@ def regenerate_tables(suite_name: str, store=None, summary: bool = True, skip_ba
     from .reports.tables import write_tables
 
     store = store or ResultStore()
-    records = store.records(suite_name, skip_bad=skip_bad)  # BadRecordsError names each unusable one
-    for line in store.scan(suite_name)[1] if skip_bad else ():
+    records, problems = store.scan(suite_name)  # one pass over the records
+    if problems and not skip_bad:
+        store.records(suite_name)  # raises BadRecordsError, naming each unusable record and the fix
+    for line in problems:
         print(f"bomf: {line}; left out of the tables", file=sys.stderr)
     if not records:
         raise BomfError(f"no records for suite '{suite_name}' under {store.suite_folder(suite_name)}; "
@@ -296,9 +298,9 @@ def compare_with_reference(suite_name: str, records: list[dict]) -> None:
     text = render(compare_runs(records, ref_records))
     path = yours.suite_folder(suite_name, "tables") / "reproduce.md"
     write_text(path, f"# Your run of suite {suite_name} vs the reference ({reference.suite_folder(suite_name)})\n\n"
-                     "yours - reference in the primary test metric: paired bootstrap over the same test examples "
-                     "(all paired seeds, 2000 replicates), 95% interval; `reproduced within noise` when it "
-                     "contains 0.\n\n" + text)
+                     "yours - reference in the primary test metric over the paired seeds, compared as the tables "
+                     "compare methods (test examples resampled by cluster, seed-to-seed variance; docs/statistics.md), "
+                     "95% interval; `reproduced within noise` when it contains 0.\n\n" + text)
     print(f"\n## Does your run reproduce the reference? ({len(records)} records vs {len(ref_records)} in "
           f"{reference.suite_folder(suite_name)}; also in {path})\n")
     print(text)
@@ -375,15 +377,14 @@ def _cmd_tables(args: argparse.Namespace) -> None:
 
     suites = [load_suite(name) for name in args.suite or ["offline"]]
     store = ResultStore(reference_root()) if args.reference else ResultStore()
+    records = {}
     for suite in suites:
-        records = regenerate_tables(suite.name, store, summary=len(suites) == 1, skip_bad=args.skip_bad_records,
-                                    references=suite.references)
+        records[suite.name] = regenerate_tables(suite.name, store, summary=len(suites) == 1,
+                                                skip_bad=args.skip_bad_records, references=suite.references)
         if not args.reference:
-            compare_with_reference(suite.name, records)
+            compare_with_reference(suite.name, records[suite.name])
     if len(suites) > 1:  # the summary across suites: every table of every suite named
-        written = write_summary_across_suites({s.name: store.records(s.name, skip_bad=args.skip_bad_records)
-                                               for s in suites},
-                                              {s.name: s.references for s in suites}, store.root / "summary")
+        written = write_summary_across_suites(records, {s.name: s.references for s in suites}, store.root / "summary")
         print(f"summary across suites {', '.join(s.name for s in suites)} -> {written[0].parent}/summary.md")
 
 

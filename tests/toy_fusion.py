@@ -54,3 +54,15 @@ def vector_objective(k, a, b, **kw):
         return -float(((w - a) ** 2).sum()), float(((w - b) ** 2).sum())
 
     return make_objective(torch.eye(k).tolist(), fn, **kw)
+
+
+# A three-member landscape whose metric and loss disagree (the misaligned case), and small BO
+# settings, shared by the search-loop and BOMF-method tests.
+A = [0.6, 0.3, 0.1]  # accuracy peaks here
+B = [0.1, 0.3, 0.6]  # loss is lowest here
+FAST = dict(num_restarts=2, raw_samples=64)
+
+
+def dist(w, target) -> float:
+    """Euclidean distance between two weight vectors."""
+    return float(torch.tensor(w).sub(torch.tensor(target)).norm())

@@ -147,7 +147,10 @@ def run_group(job: GroupJob) -> list[tuple[str, dict]]:
         if store.done(cell.relpath(), request.key()):
             continue  # stored since the plan was made (by a process that held this group before us)
         fusion = cached_record(request)
-        if fusion is None:
+        if fusion is not None:  # the same computation made earlier (same key): say so, it took no time now
+            logger.info("%s: fusion %s found in the cache (computed earlier); its record reused",
+                        cell.relpath(), request.key())
+        else:
             # One process per fusion: its journal takes one writer, and nothing is computed twice.
             with _hold("fusion", request.key(), f"{request.method} on {cell.task}/{cell.model}/seed{cell.seed}"):
                 fusion = cached_record(request)  # finished by the process we waited for?

@@ -40,9 +40,6 @@ REPRODUCED = "reproduced within noise"
 DIFFERS = "differs"
 
 
-_table_key, _label = table_key, label_of  # the tables' own grouping: regimes stay apart
-
-
 def _scored(r: dict, primary: str):
     """(per-example predictions or scores, gold labels, bootstrap metric name) of a record's test split."""
     test = r["test"]
@@ -63,7 +60,7 @@ def compare_pairs(primary: str, pairs: list[tuple[dict, dict]]) -> dict:
     res = paired_comparison(mine[0][2], [a[0] for a in mine], [b[0] for b in theirs], [a[1] for a in mine],
                             n_boot=N_BOOT, seed=0, clusters=clusters)
     identical = all(np.array_equal(np.asarray(a[0]), np.asarray(b[0])) for a, b in zip(mine, theirs))
-    within = identical or res.low <= 0 <= res.high
+    within = res.low <= 0 <= res.high
     verdict = (REPRODUCED + (" (identical)" if identical else "")) if within else DIFFERS
     return {"diff": res.diff, "low": res.low, "high": res.high, "verdict": verdict}
 
@@ -73,7 +70,7 @@ def compare_runs(yours: list[dict], reference: list[dict]) -> list[dict]:
     mine, ref = defaultdict(dict), defaultdict(dict)
     for side, records in ((mine, yours), (ref, reference)):
         for r in records:
-            side[(_table_key(r), _label(r))][r["seed"]] = r
+            side[(table_key(r), label_of(r))][r["seed"]] = r  # the tables' grouping: regimes stay apart
     rows = []
     for key in sorted(set(mine) | set(ref)):
         (task, model, stage1), label = key

@@ -1,22 +1,13 @@
 """BOMF and its ablations on synthetic fusion problems with known optima; resume; determinism."""
 
 import pytest
-import torch
 
 from bomf.fusion import get_method
 
-from toy_fusion import vector_objective
-
-A = [0.6, 0.3, 0.1]  # accuracy peaks here
-B = [0.1, 0.3, 0.6]  # loss is lowest here
-FAST = dict(num_restarts=2, raw_samples=64)
+from toy_fusion import A, B, FAST, dist, vector_objective
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _dist(w, target):
-    return float(torch.tensor(w).sub(torch.tensor(target)).norm())
 
 
 def test_bomf_front_spans_the_tradeoff_and_its_pick_follows_the_rule():
@@ -25,20 +16,20 @@ def test_bomf_front_spans_the_tradeoff_and_its_pick_follows_the_rule():
     assert obj.n_evaluations == 14
     assert res.info["pick_rule"] == "pareto_best_metric"
     # The pick is the best-accuracy point of the front: close to A, far better than any member.
-    assert _dist(res.weights, A) < 0.2
+    assert dist(res.weights, A) < 0.2
     assert res.evaluation.metrics["accuracy"] > max(e.metrics["accuracy"] for e in obj.prior)
     # Hypervolume is recorded after every evaluation and never decreases.
     hv = res.info["hypervolume"]
     assert len(hv) == 14 and all(b >= a - 1e-12 for a, b in zip(hv, hv[1:])) and hv[-1] > hv[0]
     front = res.info["pareto_front"]
     assert len(front) >= 2
-    assert min(_dist(f["weights"], B) for f in front) < 0.3
+    assert min(dist(f["weights"], B) for f in front) < 0.3
 
 
 def test_bomf_best_loss_rule_picks_the_low_loss_end():
     obj, pool, _ = vector_objective(3, A, B)
     res = get_method("bomf").run(obj, pool, budget=14, seed=0, pick_rule="best_loss", **FAST)
-    assert _dist(res.weights, B) < 0.2
+    assert dist(res.weights, B) < 0.2
 
 
 def test_ablations_optimise_their_own_objective():
@@ -46,7 +37,7 @@ def test_ablations_optimise_their_own_objective():
     loss_only = get_method("bo_loss").run(obj, pool, budget=12, seed=0, **FAST)
     obj2, pool2, _ = vector_objective(3, A, B)
     metric_only = get_method("bo_metric").run(obj2, pool2, budget=12, seed=0, **FAST)
-    assert _dist(loss_only.weights, B) < 0.2 and _dist(metric_only.weights, A) < 0.2
+    assert dist(loss_only.weights, B) < 0.2 and dist(metric_only.weights, A) < 0.2
 
 
 def test_same_seed_same_weights():

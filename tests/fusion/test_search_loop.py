@@ -9,17 +9,9 @@ from bomf.core.errors import BomfError
 from bomf.fusion import get_method
 from bomf.fusion.search import SearchState, member_evaluations
 
-from toy_fusion import make_objective, vector_objective
-
-A = [0.6, 0.3, 0.1]  # accuracy peaks here
-B = [0.1, 0.3, 0.6]  # loss is lowest here
-FAST = dict(num_restarts=2, raw_samples=64)
+from toy_fusion import A, B, FAST, dist, make_objective, vector_objective
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _dist(w, target):
-    return float(torch.tensor(w).sub(torch.tensor(target)).norm())
 
 
 def tied_objective(**kw):
@@ -38,7 +30,7 @@ def test_a_metric_tied_over_every_evaluation_is_left_out_and_the_loss_steers(met
     assert info["hypervolume"] == []  # one objective left: no hypervolume to speak of
     # The search goes on with the loss and gets close to the loss optimum.
     best = min(obj.history, key=lambda e: e.loss)
-    assert _dist(best.weights, B) < 0.15
+    assert dist(best.weights, B) < 0.15
 
 
 def test_a_metric_tied_over_the_members_is_normalised_by_the_data_not_a_tiny_span():
