@@ -299,7 +299,7 @@ class Check:
         executor = LocalExecutor(jobs=min(self.args.jobs, len(jobs)))
         t0 = time.perf_counter()
         with Utilisation(self.device) as util:
-            written = [pair for _, pairs, _ in executor.map(run_claimed_group, jobs) for pair in pairs]
+            written = [pair for _, pairs, _, _ in executor.map(run_claimed_group, jobs) for pair in pairs]
         wall = time.perf_counter() - t0
         store = ResultStore(store_root)
         cells, one_at_a_time = [], 0.0

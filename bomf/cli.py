@@ -293,7 +293,8 @@ def compare_with_reference(suite_name: str, records: list[dict]) -> None:
     ref_records = reference.records(suite_name)
     if not ref_records:
         print(f"No reference results for suite '{suite_name}' under {reference.suite_folder(suite_name)}; "
-              f"nothing to compare with (make this run the reference: bomf promote {suite_name}).")
+              f"nothing to compare with (point BOMF_REFERENCE at a clone's results/reference, or make this run "
+              f"the reference: bomf promote {suite_name}).")
         return
     text = render(compare_runs(records, ref_records))
     path = yours.suite_folder(suite_name, "tables") / "reproduce.md"
@@ -361,7 +362,8 @@ def _cmd_run(args: argparse.Namespace) -> None:
                        progress=show_progress(args))
     others = f", {report.stored_meanwhile} stored meanwhile by another process" if report.stored_meanwhile else ""
     left = f", left {len(report.left)} to another process" if report.left else ""
-    print(f"computed {report.computed} cells, skipped {report.skipped}{others}{left}, in {report.seconds:.0f} s")
+    cached = f" ({report.from_cache} of them served from the fusion cache)" if report.from_cache else ""
+    print(f"computed {report.computed} cells{cached}, skipped {report.skipped}{others}{left}, in {report.seconds:.0f} s")
     if report.left and not store.scan(suite.name)[0]:
         print("no records yet; the process computing them writes the tables when it finishes")
         return

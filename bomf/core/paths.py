@@ -56,8 +56,11 @@ def reference_root() -> Path:
     bomf runs from, else of the working directory (an installed bomf run inside a clone)."""
     if os.environ.get("BOMF_REFERENCE"):
         return Path(os.environ["BOMF_REFERENCE"]).expanduser()
-    candidates = [REPO_ROOT / "results" / "reference", Path.cwd() / "results" / "reference"]
-    return next((c for c in candidates if c.is_dir()), candidates[0])
+    candidates = [Path.cwd() / "results" / "reference"]
+    if (REPO_ROOT / "pyproject.toml").is_file():  # bomf runs from a clone (editable): its own references first
+        candidates.insert(0, REPO_ROOT / "results" / "reference")
+    # None there: name the working directory's (an installed bomf never looks under site-packages).
+    return next((c for c in candidates if c.is_dir()), candidates[-1])
 
 
 class UnwritableError(BomfError):

@@ -133,8 +133,11 @@ def claimed_stage1_record(cell: Cell):
         return stage1_record(cell)
 
 
-def run_group(job: GroupJob) -> list[tuple[str, dict]]:
-    """Run every missing cell of one group; return (relpath, record) pairs (also written if local)."""
+def run_group(job: GroupJob, reused: list[str] | None = None) -> list[tuple[str, dict]]:
+    """Run every missing cell of one group; return (relpath, record) pairs (also written if local).
+
+    ``reused`` (if given) collects the relpaths whose fusion was found in the fusion cache, so the
+    sweep's summary can tell "computed now" from "served from the cache"."""
     for k, v in job.env.items():
         os.environ[k] = v
     plugin_loader.load(job.plugins)  # a worker process knows only what it imports
@@ -150,6 +153,8 @@ def run_group(job: GroupJob) -> list[tuple[str, dict]]:
         if fusion is not None:  # the same computation made earlier (same key): say so, it took no time now
             logger.info("%s: fusion %s found in the cache (computed earlier); its record reused",
                         cell.relpath(), request.key())
+            if reused is not None:
+                reused.append(cell.relpath())
         else:
             # One process per fusion: its journal takes one writer, and nothing is computed twice.
             with _hold("fusion", request.key(), f"{request.method} on {cell.task}/{cell.model}/seed{cell.seed}"):
@@ -169,10 +174,12 @@ def run_group(job: GroupJob) -> list[tuple[str, dict]]:
     return out
 
 
-def run_claimed_group(job: GroupJob) -> tuple[str, list[tuple[str, dict]], list[float]]:
-    """``run_group`` that also says which group it ran (so the driver can release its claim) and
-    each cell's seconds (a remote worker cannot call the driver back while it runs)."""
+def run_claimed_group(job: GroupJob) -> tuple[str, list[tuple[str, dict]], list[float], list[str]]:
+    """``run_group`` that also says which group it ran (so the driver can release its claim),
+    each cell's seconds (a remote worker cannot call the driver back while it runs) and which of
+    its cells were served from the fusion cache."""
     seconds: list[float] = []
+    reused: list[str] = []
     tell = job.on_cell
 
     def on_cell(relpath: str, record: dict, s: float) -> None:
@@ -180,19 +187,20 @@ def run_claimed_group(job: GroupJob) -> tuple[str, list[tuple[str, dict]], list[
         if tell is not None:
             tell(relpath, record, s)
 
-    written = run_group(replace(job, on_cell=on_cell))
-    return job.group_id, written, seconds
+    written = run_group(replace(job, on_cell=on_cell), reused)
+    return job.group_id, written, seconds, reused
 
 
 @dataclass
 class SweepReport:
     cells: int
     skipped: int  # stored before this run started
-    computed: int  # written by this run
+    computed: int  # written by this run (including those served from the fusion cache)
     seconds: float
     left: list[str] = field(default_factory=list)  # cells left to other live processes (relpaths)
     holders: list[str] = field(default_factory=list)  # "<group> (<n> cells, <process>)" per group left
     stored_meanwhile: int = 0  # cells another process stored after this run had planned them
+    from_cache: int = 0  # of ``computed``: records whose fusion was found in the fusion cache (no compute now)
 
 
 def check_storage(store: ResultStore) -> None:
@@ -289,13 +297,14 @@ def run_suite(suite: Suite, executor=None, store: ResultStore | None = None, dev
         # the last cell's rate (a group's first cell also trains its trajectory).
         bar = tqdm(total=total, desc=f"suite {suite.name}", unit="cell", smoothing=0)
     try:
-        for gid, written, seconds in executor.map(run_claimed_group, claimed_jobs()):
+        for gid, written, seconds, reused in executor.map(run_claimed_group, claimed_jobs()):
             for i, (relpath, record) in enumerate(written):
                 if not store.done(relpath, record["key"]):  # a remote worker's store may not be ours
                     store.write(relpath, record)
                 cell_done(relpath, record, seconds[i] if i < len(seconds) else float("nan"))
             held.pop(gid).release()  # only now: its records are in the store
             report.computed += len(written)
+            report.from_cache += len(reused)
             report.stored_meanwhile += sizes[gid] - len(written)  # run_group skips cells stored since the plan
     finally:
         for claim in held.values():

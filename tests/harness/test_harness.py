@@ -43,7 +43,7 @@ def sweep(tmp_path_factory):
 
 def test_every_cell_has_a_complete_record(sweep):
     root, path, store, report = sweep
-    assert report.computed == 12 and report.skipped == 0
+    assert report.computed == 12 and report.skipped == 0 and report.from_cache == 0
     records = store.records("tiny")
     assert len(records) == 12
     for rec in records:
@@ -71,7 +71,7 @@ def test_adding_a_method_computes_only_its_cells(sweep, monkeypatch):
     real = H.run_fusion
     monkeypatch.setattr(H, "run_fusion", lambda req, *a, **k: ran.append(req.method) or real(req, *a, **k))
     report = H.run_suite(load_suite(str(path2)), store=store, device="cpu", progress=False)
-    assert report.computed == 2 and ran == ["random_search", "random_search"]
+    assert report.computed == 2 and report.from_cache == 0 and ran == ["random_search", "random_search"]
 
 
 def test_a_damaged_record_is_named_and_recomputed(sweep):
@@ -82,7 +82,8 @@ def test_a_damaged_record_is_named_and_recomputed(sweep):
     lines = []
     report = H.run_suite(load_suite(str(path)), store=store, device="cpu", progress=False, log=lines.append)
     assert lines == [f"record {store.path(relpath)} is incomplete (no key and {len(REQUIRED) - 1} more); recomputing it"]
-    assert report.computed == 1 and store.read(relpath)["test"] == before["test"]
+    # Its fusion is still in the fusion cache: the record is rebuilt from it, and the report says so.
+    assert report.computed == 1 and report.from_cache == 1 and store.read(relpath)["test"] == before["test"]
 
 
 def test_tables_and_plots_regenerate_identically_from_records(sweep, monkeypatch, capsys):

@@ -364,7 +364,7 @@ def test_a_dead_processes_group_claim_is_removed_and_the_group_runs(tmp_path, mo
     holder.kill()
     holder.wait()
     ran = []
-    monkeypatch.setattr(H, "run_group", lambda job: ran.append((job.group_id, path.exists())) or [])
+    monkeypatch.setattr(H, "run_group", lambda job, reused=None: ran.append((job.group_id, path.exists())) or [])
     report = H.run_suite(suite, store=store, device="cpu", progress=False, log=lambda line: None)
     assert ran == [(gid, True)] and report.left == []  # claimed (by us) while it ran
     assert remove_stale(path.parent) == [] and not path.exists()  # and released after
@@ -485,7 +485,7 @@ def test_unwritable_results_or_cache_fail_in_one_line_before_any_compute(tmp_pat
         earlier.parent.mkdir(parents=True)
         earlier.write_text('{"key": "k"}\n')
     _no_compute(monkeypatch)
-    monkeypatch.setattr(H, "run_group", lambda job: pytest.fail("started a group"))
+    monkeypatch.setattr(H, "run_group", lambda job, reused=None: pytest.fail("started a group"))
     assert main(["run", str(tmp_path / "one.toml"), "--quiet", "--device", "cpu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     what = "results" if variable == "BOMF_RESULTS" else "cache"

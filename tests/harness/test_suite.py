@@ -132,11 +132,6 @@ train = { lr = 1e-3 }
 
 
 def test_the_regimes_suite_validates_with_the_bomf_variants():
-    from bomf.fusion import METHODS
-
-    needed = ("bomf_paper", "bomf_posterior", "bomf_loss_guard", "bomf_soup_start")
-    if not all(n in METHODS.names() for n in needed):
-        pytest.skip("the regimes suite lists the BOMF variants of the `bo` branch (merged by the lead)")
     suite = load_suite("regimes")
     cells = suite.cells()
     # 3 seeds x (2 default regimes x 21 methods + 4 other regimes x 16: no budget curve there)
@@ -145,8 +140,19 @@ def test_the_regimes_suite_validates_with_the_bomf_variants():
     assert {c.budget for c in cells if c.label.endswith("_b32") or c.label == "bomf_posterior"} == {32}
 
 
+def test_the_variants_suite_repeats_the_offline_cells():
+    # Its twelve offline methods must be the offline suite's cells (so they come from the caches
+    # after make sweep, and the variants are compared on the same trajectories).
+    from dataclasses import replace
+
+    offline = {replace(c, suite="-") for c in load_suite("offline").cells()}
+    variants = [replace(c, suite="-") for c in load_suite("variants").cells()]
+    shared = [c for c in variants if c.label not in ("bomf_posterior", "bomf_loss_guard", "bomf_soup_start")]
+    assert set(shared) == offline and len(variants) == len(offline) + 3 * 2 * 3
+
+
 def test_shipped_suites_validate():
-    for name in ("smoke", "offline", "paper", "stage1", "generation"):
+    for name in ("smoke", "offline", "variants", "paper", "stage1", "generation", "regimes", "search"):
         suite = load_suite(name)
         assert suite.cells()
     # 4 GLUE tasks + SQuAD v2 (T5-base) + SAMSum (Qwen2.5-0.5B, LoRA), 3 seeds, 12 methods/variants
