@@ -138,7 +138,57 @@ def own_extension_dir() -> str:
         env = hashlib.sha256(f"{sys.prefix}|{torch.__version__}".encode()).hexdigest()[:12]
         py = f"py{sys.version_info.major}{sys.version_info.minor}"
         os.environ["TORCH_EXTENSIONS_DIR"] = os.path.join(get_default_build_root(), f"{py}-env-{env}")
+    clear_stale_build_locks(os.environ["TORCH_EXTENSIONS_DIR"])
     return os.environ["TORCH_EXTENSIONS_DIR"]
+
+
+# A build of the kernel takes about 35 s on 2 cores; a lock this old belongs to no live build.
+STALE_LOCK_SECONDS = 300.0
+
+
+def clear_stale_build_locks(folder: str, max_age: float = STALE_LOCK_SECONDS, poll: float = 2.0) -> list[str]:
+    """Remove build locks that a killed process left behind in torch's extension ``folder``.
+
+    torch guards an extension's build with a ``lock`` file and, if one exists, waits for it to
+    disappear, forever, silently: a run killed while it built BoTorch's kernel left every later
+    run hanging in its first BO step (seen here). A lock younger than ``max_age`` may be a live
+    build: wait (polling) until it goes or grows stale; a stale one is removed with a warning.
+    Returns the locks removed.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp()); (d / "ext").mkdir(); (d / "ext" / "lock").touch()
+        >>> os.utime(d / "ext" / "lock", (0, 0))  # written in 1970: nobody is building
+        >>> [pathlib.Path(p).parent.name for p in clear_stale_build_locks(str(d))]
+        ['ext']
+    """
+    removed, said = [], False
+    try:
+        locks = [os.path.join(folder, name, "lock") for name in os.listdir(folder)]
+    except OSError:  # no folder yet: nothing was ever built here
+        return removed
+    for lock in locks:
+        while True:
+            try:
+                age = time.time() - os.path.getmtime(lock)
+            except OSError:  # gone (or never there): the build finished
+                break
+            if age >= max_age:
+                warnings.warn(f"removing a stale build lock left by a killed process: {lock} "
+                              f"({age:.0f} s old)", RuntimeWarning, stacklevel=2)
+                try:
+                    os.unlink(lock)
+                except OSError:
+                    pass
+                removed.append(lock)
+                break
+            if not said:
+                warnings.warn(f"waiting for another process to finish building a kernel ({lock}); a lock "
+                              f"older than {max_age:.0f} s is taken as left by a killed process", RuntimeWarning,
+                              stacklevel=2)
+                said = True
+            time.sleep(poll)
+    return removed
 
 
 def _make_acquisition(model, X: torch.Tensor, Y: torch.Tensor, acquisition: Acquisition, sampler, q: int, seed: int):

@@ -20,3 +20,28 @@ def test_each_environment_builds_in_its_own_folder(monkeypatch):
 def test_a_folder_the_user_set_is_kept(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
     assert own_extension_dir() == str(tmp_path)
+
+
+def test_a_lock_left_by_a_killed_build_is_removed_and_a_live_one_waited_for(tmp_path):
+    import os
+    import threading
+    import time
+
+    import pytest
+
+    from bomf.bo.acquisition import clear_stale_build_locks
+
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "lock").touch()
+    os.utime(tmp_path / "old" / "lock", (time.time() - 3600, time.time() - 3600))
+    with pytest.warns(RuntimeWarning, match="stale build lock"):
+        assert clear_stale_build_locks(str(tmp_path)) == [str(tmp_path / "old" / "lock")]
+    assert not (tmp_path / "old" / "lock").exists()
+
+    # A fresh lock is a build in progress: wait until its builder removes it, remove nothing.
+    (tmp_path / "live").mkdir()
+    (tmp_path / "live" / "lock").touch()
+    threading.Timer(0.3, lambda: os.unlink(tmp_path / "live" / "lock")).start()
+    with pytest.warns(RuntimeWarning, match="waiting for another process"):
+        assert clear_stale_build_locks(str(tmp_path), poll=0.05) == []
+    assert clear_stale_build_locks(str(tmp_path / "missing")) == []
