@@ -36,7 +36,49 @@ def _weight(batch) -> int:
     return int(labels.shape[0]) if labels.dim() == 1 else int((labels != -100).sum())
 
 
-@register_method("learned_soup", search=False)
+# version 2: the fused tensors built once per val pass, not once per batch (same gradient, other
+# rounding: the L-BFGS path may differ in the last digits).
+def full_val_loss(logits: torch.Tensor, pool, evaluator, batches) -> float:
+    """The full val loss of the soup ``softmax(logits)``; its gradient is added to ``logits.grad``.
+
+    The fused tensors are made once (one product with the pool's K x P matrix) and detached:
+    every val batch's backward stops at them and accumulates dL/dtheta, and one final backward
+    carries that to the logits (dL/dalpha = M dL/dtheta). Building them inside the batch loop,
+    as version 1 did, repeated the K-member sum and its backward for every batch.
+
+    Example (a 1-parameter pool whose members are 0 and 2, loss (theta - 1)^2 on one batch):
+        >>> import torch
+        >>> from bomf.fusion import CheckpointPool
+        >>> pool = CheckpointPool(torch.nn.Linear(1, 1, bias=False), [{"weight": torch.zeros(1, 1)},
+        ...                                                           {"weight": torch.full((1, 1), 2.0)}])
+        >>> class Ev:
+        ...     def batch_loss(self, model, batch, forward):
+        ...         return (forward(input=batch["input"]) - 1).pow(2).mean()
+        >>> logits = torch.zeros(2, requires_grad=True)   # the uniform soup: theta = 1, loss 0
+        >>> full_val_loss(logits, pool, Ev(), [{"input": torch.ones(1, 1), "labels": torch.ones(1)}])
+        0.0
+    """
+    model = pool.model
+    n_total = sum(_weight(b) for b in batches)
+    # Only the fused tensors are replaced in the functional call: everything else (integer
+    # buffers, a LoRA model's frozen base, tied copies of a fused tensor) is the live model's own.
+    # Passing those too would hand functional_call two values for one tied tensor.
+    fused = pool.fused_tensors(torch.softmax(logits, 0))
+    leaves = {name: t.detach().requires_grad_() for name, t in fused.items()}
+    total = 0.0
+    for batch in batches:  # accumulated over val: the exact gradient of the full val loss
+        loss = evaluator.batch_loss(model, batch,
+                                    forward=lambda **kw: functional_call(model, leaves, args=(), kwargs=kw))
+        loss = loss * (_weight(batch) / n_total)
+        loss.backward()
+        total += float(loss.detach())
+    names = [n for n in fused if leaves[n].grad is not None]  # a tensor no batch reaches has no gradient
+    if names:
+        torch.autograd.backward([fused[n] for n in names], [leaves[n].grad for n in names])
+    return total
+
+
+@register_method("learned_soup", search=False, version=2)
 def learned_soup(objective, pool, budget, seed, *, max_steps: Annotated[int, Range(1, 10_000)] = 50,
                  tol: Annotated[float, Range(0, None)] = 1e-3, window: Annotated[int, Range(1, 10_000)] = 10):
     """Softmax fusion weights minimising the full val loss (L-BFGS, strong Wolfe), run to a plateau."""
@@ -47,13 +89,8 @@ def learned_soup(objective, pool, budget, seed, *, max_steps: Annotated[int, Ran
     model, k = pool.model, pool.size
     was_training = model.training
     model.eval()  # no dropout: the gradient of the loss the objective reports
-    members = [pool.member_tensors(i) for i in range(k)]
     batches = evaluator.batches
-    n_total = sum(_weight(b) for b in batches)
-    # Only the fused tensors are replaced in the functional call: everything else (integer
-    # buffers, a LoRA model's frozen base, tied copies of a fused tensor) is the live model's own.
-    # Passing those too would hand functional_call two values for one tied tensor.
-    logits = torch.zeros(k, requires_grad=True, device=members[0][0].device)
+    logits = torch.zeros(k, requires_grad=True, device=pool.member_tensors(0)[0].device)
     # No built-in tolerances: on a flat landscape (near-identical members) they would stop before
     # the first step; the plateau rule below decides when the loss has stopped improving.
     optimizer = torch.optim.LBFGS([logits], lr=1.0, max_iter=1, line_search_fn="strong_wolfe",
@@ -63,17 +100,8 @@ def learned_soup(objective, pool, budget, seed, *, max_steps: Annotated[int, Ran
     def closure():
         nonlocal passes
         optimizer.zero_grad()
-        total = 0.0
-        for batch in batches:  # accumulated over val: the exact gradient of the full val loss
-            alpha = torch.softmax(logits, 0)
-            params = {name: sum(alpha[i] * members[i][j] for i in range(k)) for j, name in enumerate(pool.names)}
-            loss = evaluator.batch_loss(model, batch,
-                                        forward=lambda **kw: functional_call(model, params, args=(), kwargs=kw))
-            loss = loss * (_weight(batch) / n_total)
-            loss.backward()
-            total += float(loss.detach())
         passes += 1
-        return torch.tensor(total)
+        return torch.tensor(full_val_loss(logits, pool, evaluator, batches))
 
     trace, best, best_logits = [], math.inf, logits.detach().clone()
     stop, start = "max_steps", time.perf_counter()

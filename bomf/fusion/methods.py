@@ -60,6 +60,10 @@ class MethodSpec:
     description: str
     search: bool  # spends a budget of fused evaluations (BO, random search, SMAC)
     options: dict[str, Option]  # option name -> its declaration (type, range or choices, default)
+    # The method's own behaviour version: bump it (register_method(..., version=N)) when this
+    # method's results change, so that only its cached fusions are recomputed (FUSION_VERSION is
+    # for changes that move every method: the pool, the objective, the evaluator, the BO core).
+    version: int = 1
 
     def resolve_options(self, options: dict[str, Any], where: str | None = None) -> dict[str, Any]:
         """Every option's effective value (defaults filled in), checked: a one-line ``BomfError``
@@ -79,8 +83,11 @@ METHODS: Registry[MethodSpec] = Registry("method", packages=("bomf.fusion.builti
                                          entry_point_group="bomf.methods")
 
 
-def register_method(name: str, search: bool = True, description: str | None = None):
+def register_method(name: str, search: bool = True, description: str | None = None, version: int = 1):
     """Decorator: register ``fn(objective, pool, budget, seed, *, option=default, ...)``.
+
+    ``version`` is the method's behaviour version (part of its fusions' cache key from 2 on):
+    bump it when a change alters what this method returns.
 
     Options are keyword-only; a declaration that cannot be checked (an annotation bomf does not
     understand, a default of None without an annotation, a default outside its own range) is
@@ -96,7 +103,10 @@ def register_method(name: str, search: bool = True, description: str | None = No
             raise BomfError(f"method {name}: option {positional[0]} must be keyword-only; put `*,` before it")
         options = declare_options(fn, skip=4, owner=f"method {name}")
         doc = description or (inspect.getdoc(fn) or name).splitlines()[0]
-        METHODS.register(name, MethodSpec(name=name, fn=fn, description=doc, search=search, options=options))
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise BomfError(f"method {name}: version must be a positive integer, got {version!r}")
+        METHODS.register(name, MethodSpec(name=name, fn=fn, description=doc, search=search, options=options,
+                                          version=version))
         return fn
 
     return wrap

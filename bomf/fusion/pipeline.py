@@ -94,7 +94,7 @@ class FusionRequest:
         return self.seed if self.seed is not None else self.trajectory.seed
 
     def identity(self) -> dict:
-        return {
+        out = {
             "trajectory": self.trajectory.key(),
             "method": self.method,
             "budget": self.resolved_budget(),
@@ -102,6 +102,10 @@ class FusionRequest:
             "options": self.effective_options(),
             "fusion_version": FUSION_VERSION,
         }
+        version = get_method(self.method).version
+        if version != 1:  # from 2 on; keys made before methods had versions (all at 1) stay valid
+            out["method_version"] = version
+        return out
 
     def key(self) -> str:
         return content_key(self.identity())

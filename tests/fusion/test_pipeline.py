@@ -215,6 +215,23 @@ def test_the_fusion_key_holds_effective_option_values(traj_request, monkeypatch)
                                                              options=(("num_restarts", 10),)).key()
 
 
+def test_a_methods_own_version_is_in_its_key_and_moves_only_its_cells(traj_request, monkeypatch):
+    from dataclasses import replace
+
+    from bomf.fusion import methods as M
+
+    soup = FusionRequest(trajectory=traj_request, method="uniform_soup")
+    before = soup.key()
+    assert "method_version" not in soup.identity()  # version 1: keys made before versions stay valid
+    assert FusionRequest(trajectory=traj_request, method="learned_soup").identity()["method_version"] == 2
+    other = FusionRequest(trajectory=traj_request, method="last").key()
+    spec = M.METHODS.get("uniform_soup")
+    monkeypatch.setitem(M.METHODS._items, "uniform_soup", replace(spec, version=2))
+    assert soup.key() != before and FusionRequest(trajectory=traj_request, method="last").key() == other
+    with pytest.raises(M.BomfError, match="version must be a positive integer"):
+        M.register_method("v0_method", search=False, version=0)(lambda objective, pool, budget, seed: None)
+
+
 def test_methods_of_one_trajectory_share_identical_evaluations_and_are_charged_for_them(traj_request):
     import shutil
 

@@ -8,8 +8,8 @@ method in the registry on it (``RUNNER``). Then:
 - behaviour fingerprint: the trajectory's members and each method's choice (weights, val and
   test loss and metrics, evaluations spent) match what is recorded beside the version
   constants, in ``bomf/training/behaviour.json`` (per ``TRAINER_VERSION``) and
-  ``bomf/fusion/behaviour.json`` (per ``FUSION_VERSION`` and ``TRAINER_VERSION``). A change of
-  behaviour without a version bump fails here; after a bump, record the new behaviour with
+  ``bomf/fusion/behaviour.json`` (per ``FUSION_VERSION`` and ``TRAINER_VERSION``; a method at
+  its own version N >= 2 under ``name@N``). A change of behaviour without a version bump fails here; after a bump, record the new behaviour with
   ``BOMF_RECORD_BEHAVIOUR=1 python -m pytest tests/fusion/test_reproducible.py``, which adds
   entries for versions (and methods) that have none and never overwrites one.
 """
@@ -184,11 +184,14 @@ def test_the_trajectory_behaves_as_recorded_for_its_trainer_version(two_fresh_ru
 @pytest.mark.parametrize("method", [_maybe_xfail(m) for m in METHODS.names()])
 def test_every_method_behaves_as_recorded_for_its_fusion_version(two_fresh_runs, method):
     entry = f"fusion {FUSION_VERSION} / trainer {TRAINER_VERSION}"
+    version = METHODS.get(method).version  # a method's own version (from 2 on) names its entry
+    name = method if version == 1 else f"{method}@{version}"
     actual = method_behaviour(two_fresh_runs["a"]["methods"][method])
     if RECORD and method not in NONDETERMINISTIC:
-        _record(FUSION_BEHAVIOUR, entry, method, actual)
-    stored = _load(FUSION_BEHAVIOUR).get(entry, {}).get(method)
-    _check(FUSION_BEHAVIOUR, stored, actual, f"method {method} at {entry}", "FUSION_VERSION in bomf/fusion/pipeline.py",
+        _record(FUSION_BEHAVIOUR, entry, name, actual)
+    stored = _load(FUSION_BEHAVIOUR).get(entry, {}).get(name)
+    _check(FUSION_BEHAVIOUR, stored, actual, f"method {name} at {entry}",
+           "the method's version (register_method(..., version=N)) or FUSION_VERSION in bomf/fusion/pipeline.py",
            recordable=method not in NONDETERMINISTIC)
 
 
