@@ -36,15 +36,14 @@ def _weight(batch) -> int:
     return int(labels.shape[0]) if labels.dim() == 1 else int((labels != -100).sum())
 
 
-# version 2: the fused tensors built once per val pass, not once per batch (same gradient, other
-# rounding: the L-BFGS path may differ in the last digits).
 def full_val_loss(logits: torch.Tensor, pool, evaluator, batches) -> float:
     """The full val loss of the soup ``softmax(logits)``; its gradient is added to ``logits.grad``.
 
-    The fused tensors are made once (one product with the pool's K x P matrix) and detached:
-    every val batch's backward stops at them and accumulates dL/dtheta, and one final backward
-    carries that to the logits (dL/dalpha = M dL/dtheta). Building them inside the batch loop,
-    as version 1 did, repeated the K-member sum and its backward for every batch.
+    The fused tensors are made once (one product with the pool's K x P matrix) as leaves: every
+    val batch's backward stops at them and accumulates dL/dtheta, then ``pool.weights_gradient``
+    gives dL/dalpha = M dL/dtheta and one backward through the softmax reaches the logits.
+    Building them inside the batch loop, as version 1 did, repeated the K-member sum and its
+    backward for every batch.
 
     Example (a 1-parameter pool whose members are 0 and 2, loss (theta - 1)^2 on one batch):
         >>> import torch
@@ -63,8 +62,8 @@ def full_val_loss(logits: torch.Tensor, pool, evaluator, batches) -> float:
     # Only the fused tensors are replaced in the functional call: everything else (integer
     # buffers, a LoRA model's frozen base, tied copies of a fused tensor) is the live model's own.
     # Passing those too would hand functional_call two values for one tied tensor.
-    fused = pool.fused_tensors(torch.softmax(logits, 0))
-    leaves = {name: t.detach().requires_grad_() for name, t in fused.items()}
+    alpha = torch.softmax(logits, 0)
+    leaves = {name: t.requires_grad_() for name, t in pool.fused_tensors(alpha.detach()).items()}
     total = 0.0
     for batch in batches:  # accumulated over val: the exact gradient of the full val loss
         loss = evaluator.batch_loss(model, batch,
@@ -72,12 +71,13 @@ def full_val_loss(logits: torch.Tensor, pool, evaluator, batches) -> float:
         loss = loss * (_weight(batch) / n_total)
         loss.backward()
         total += float(loss.detach())
-    names = [n for n in fused if leaves[n].grad is not None]  # a tensor no batch reaches has no gradient
-    if names:
-        torch.autograd.backward([fused[n] for n in names], [leaves[n].grad for n in names])
+    grads = {n: t.grad for n, t in leaves.items() if t.grad is not None}  # a tensor no batch reaches: zero
+    alpha.backward(pool.weights_gradient(grads).to(alpha.dtype))  # dL/dalpha = M dL/dtheta, then softmax
     return total
 
 
+# version 2: the fused tensors built once per val pass, not once per batch (same gradient, other
+# rounding: the L-BFGS path may differ in the last digits).
 @register_method("learned_soup", search=False, version=2)
 def learned_soup(objective, pool, budget, seed, *, max_steps: Annotated[int, Range(1, 10_000)] = 50,
                  tol: Annotated[float, Range(0, None)] = 1e-3, window: Annotated[int, Range(1, 10_000)] = 10):

@@ -71,8 +71,8 @@ def test_learned_soup_pass_once_vs_per_batch(benchmark):
     agreement = {"loss_rel_diff": abs(loss_new - loss_old) / abs(loss_old),
                  "grad_max_abs_diff": float((grad_new - grad_old).abs().max()),
                  "grad_max_abs": float(grad_old.abs().max())}
-    out = record("learned_soup_speed", {**result, **agreement, "members": K, "val_examples": evaluator.n_examples
-                                        if hasattr(evaluator, "n_examples") else None},
+    val_examples = sum(module._weight(b) for b in evaluator.batches)
+    out = record("learned_soup_speed", {**result, **agreement, "members": K, "val_examples": val_examples},
                  task="rt-polarity", model="minilm")
     print(f"\nlearned soup val pass: version 2 {result['ours_s']:.2f} s, version 1 {result['theirs_s']:.2f} s "
           f"-> {result['ratio']:.2f}x (CPU {result['cpu_ratio']:.2f}x); loss rel diff "

@@ -178,8 +178,9 @@ def clear_stale_build_locks(folder: str, max_age: float = STALE_LOCK_SECONDS, po
                               f"({age:.0f} s old)", RuntimeWarning, stacklevel=2)
                 try:
                     os.unlink(lock)
-                except OSError:
+                except FileNotFoundError:  # another process removed it first
                     pass
+                # Any other error propagates: a lock we cannot remove would hang torch silently.
                 removed.append(lock)
                 break
             if not said:
@@ -191,10 +192,16 @@ def clear_stale_build_locks(folder: str, max_age: float = STALE_LOCK_SECONDS, po
     return removed
 
 
+_kernel_folder_ready = False  # BoTorch loads its kernel once per process: prepare its folder once
+
+
 def _make_acquisition(model, X: torch.Tensor, Y: torch.Tensor, acquisition: Acquisition, sampler, q: int, seed: int):
+    global _kernel_folder_ready
     kind = acquisition.kind
     if kind == "nehvi":
-        own_extension_dir()  # before the first qLogNEHVI loads (or builds) BoTorch's fused kernel
+        if not _kernel_folder_ready:  # before the first qLogNEHVI loads (or builds) the kernel, not every BO step
+            own_extension_dir()
+            _kernel_folder_ready = True
         if acquisition.ref_point is None or len(acquisition.ref_point) != Y.shape[-1]:
             raise ValueError(f"nehvi needs a reference point with {Y.shape[-1]} entries")
         return qLogNoisyExpectedHypervolumeImprovement(model=model, ref_point=list(acquisition.ref_point),

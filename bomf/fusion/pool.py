@@ -233,6 +233,30 @@ class CheckpointPool:
         return {n: out[n] for n in self.names}
 
     @torch.no_grad()
+    def weights_gradient(self, grads: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """dL/dw for the fusion ``sum_k w_k * member_k``, given dL/dtheta by tensor name: ``M dL/dtheta``.
+
+        One matrix-vector product per group over a flat copy of the gradients (a name missing from
+        ``grads`` counts as zero). Going through autograd instead would run a backward per fused
+        tensor view, each filling a zero tensor of the whole flat buffer.
+
+        Example:
+            >>> pool = CheckpointPool(torch.nn.Linear(2, 1, bias=False), [{"weight": torch.tensor([[1.0, 0.0]])},
+            ...                                                          {"weight": torch.tensor([[0.0, 2.0]])}])
+            >>> pool.weights_gradient({"weight": torch.tensor([[3.0, 1.0]])}).tolist()
+            [3.0, 2.0]
+        """
+        out = torch.zeros(self.size, dtype=torch.float64)
+        for g in self._groups:
+            flat = torch.zeros(g.matrix.shape[1], dtype=g.matrix.dtype, device=g.matrix.device)
+            for n in g.names:
+                if n in grads:
+                    slot = self._slots[n]
+                    flat[slot.offset:slot.offset + slot.numel].copy_(grads[n].reshape(-1))
+            out += torch.mv(g.matrix, flat).double().cpu()
+        return out
+
+    @torch.no_grad()
     def load_state(self, state: Mapping[str, torch.Tensor]) -> torch.nn.Module:
         """Put an arbitrary state (e.g. the SWA average) into the live model."""
         for n in self.names:
