@@ -58,16 +58,24 @@ class Registry(Generic[T]):
         """Import every module of the registry's packages and entry points (each registers itself)."""
         if self._discovered:
             return
-        self._discovered = True
         for choices in self._packages:
             package_name, package = _first_importable((choices,) if isinstance(choices, str) else choices)
             for info in pkgutil.iter_modules(package.__path__):
                 if not info.name.startswith("_"):
-                    importlib.import_module(f"{package_name}.{info.name}")
+                    module = f"{package_name}.{info.name}"
+                    try:
+                        importlib.import_module(module)
+                    except Exception as exc:
+                        # Why not carry on: the registry would then answer "unknown method" for
+                        # every name this module registers, on every later call, hiding the cause.
+                        raise BomfError(f"cannot load {self.kind} module {module}: {type(exc).__name__}: {exc}; "
+                                        f"fix that module (or remove it) and run again") from exc
         if self.entry_point_group:
             from .plugins import load_entry_points
 
             load_entry_points(self.entry_point_group)
+        # Set only once every module is in: a failed discovery is retried (and fails the same way).
+        self._discovered = True
 
     def get(self, name: str) -> T:
         self.discover()

@@ -124,3 +124,24 @@ def test_every_command_takes_plugin(tmp_path):
     assert proc.returncode == 0 and "plugin-words" not in proc.stdout
     proc = run("list", "tasks", "--plugin", "nope.py")
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "nope.py does not exist" in proc.stderr
+
+
+def test_a_package_module_that_fails_to_import_is_named_on_every_call(tmp_path, monkeypatch):
+    """Before: the first call raised the module's own error, every later one "unknown colour 'red'"
+    (discovery was marked done before its imports), which hid the cause behind a registry miss."""
+    pkg = tmp_path / "colourpkg_broken"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a_good.py").write_text(PLUGIN.format(name="green", value=2))
+    (pkg / "b_broken.py").write_text(PLUGIN.format(name="red", value=1) + "\nraise TypeError('bad keyword')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import builtins
+
+    registry = Registry("colour", packages=("colourpkg_broken",))
+    monkeypatch.setattr(builtins, "_bomf_test_registry", registry, raising=False)  # where the modules register
+    for _ in range(2):
+        with pytest.raises(BomfError, match=r"cannot load colour module colourpkg_broken\.b_broken: TypeError: bad keyword"):
+            registry.get("green")
+    (pkg / "b_broken.py").write_text(PLUGIN.format(name="red", value=1))
+    sys.modules.pop("colourpkg_broken.b_broken", None)
+    assert registry.get("red") == 1 and registry.get("green") == 2
