@@ -31,8 +31,23 @@ from bomf.fusion import FusionResult, register_method
 
 def _weight(batch) -> int:
     """A batch's share of the val loss: its examples (classification), or its target tokens
-    (generation, whose loss is a mean over target tokens)."""
-    labels = batch["labels"]
+    (generation, whose loss is a mean over target tokens). A batch without ``labels`` (a user's
+    evaluator, the search test bed's) counts the leading dimension of its first tensor.
+
+    Example:
+        >>> import torch
+        >>> _weight({"labels": torch.tensor([0, 1, 1])}), _weight({"labels": torch.tensor([[5, -100], [6, 7]])})
+        (3, 3)
+        >>> _weight({"input": torch.zeros(4, 2)})
+        4
+    """
+    labels = batch.get("labels")
+    if labels is None:
+        first = next((v for v in batch.values() if isinstance(v, torch.Tensor) and v.dim() > 0), None)
+        if first is None:
+            raise BomfError("learned_soup: a val batch has neither 'labels' nor a tensor to count its "
+                            "examples by; give the evaluator's batches a 'labels' tensor")
+        return int(first.shape[0])
     return int(labels.shape[0]) if labels.dim() == 1 else int((labels != -100).sum())
 
 

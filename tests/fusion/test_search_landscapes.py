@@ -86,3 +86,39 @@ def test_landscapes_are_deterministic_in_kind_k_and_seed():
     assert a.optimum != c.optimum
     with pytest.raises(ValueError, match="unknown landscape"):
         make_landscape("flat", 4, 0)
+
+
+@pytest.mark.parametrize("method", ["last", "best", "uniform_soup", "greedy_soup", "learned_soup"])
+def test_every_weight_producing_baseline_runs_on_a_landscape(method):
+    """The test bed runs these beside the searches; learned soup's batches there have no labels
+    (it failed on all 30 budget-50 runs with KeyError 'labels' before _weight counted the input)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import search_bench
+
+    row = search_bench.run_one("interior", 5, 0, 6, method)
+    assert row["error"] is None, row["error"]
+    assert len(row["weights"]) == 5 and abs(sum(row["weights"]) - 1) < 1e-6 and row["regret"] >= 0
+
+
+def test_resume_keeps_finished_rows_and_reruns_the_ones_that_failed(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import json
+
+    import search_bench
+
+    args = ["--kinds", "edge", "--k", "4", "--seeds", "1", "--budgets", "4", "--workers", "1",
+            "--methods", "best", "uniform_soup", "--out", str(tmp_path / "q"), "--quiet"]
+    first = search_bench.main(args)["rows"]
+    data = json.loads((tmp_path / "q.json").read_text())
+    broken = next(r for r in data["rows"] if r["method"] == "uniform_soup")
+    for key in ("regret", "weights"):
+        broken.pop(key)
+    broken["error"], data["rows"][0]["wall_s"] = "KeyError: 'labels'", 123.0  # a marker on the kept row
+    (tmp_path / "q.json").write_text(json.dumps(data))
+    out = search_bench.main(args + ["--resume"])
+    rows = {r["method"]: r for r in out["rows"]}
+    assert rows["uniform_soup"]["error"] is None
+    assert rows["uniform_soup"]["regret"] == next(r for r in first if r["method"] == "uniform_soup")["regret"]
+    assert rows[data["rows"][0]["method"]]["wall_s"] == 123.0  # kept, not recomputed
+    assert out["config"]["resumed"] == {"rows_kept": 1, "errored_rows_rerun": 1}
+    assert "1 rows that had ended in an error computed again" in (tmp_path / "q.md").read_text()
