@@ -250,14 +250,20 @@ def markdown(summary: dict, config: dict) -> str:
 
 
 def _work(job):
-    torch.set_num_threads(1)
+    """One job on one thread; the caller's thread count and warning filters are restored after it,
+    so that ``--workers 1`` (run in the calling process, e.g. by a test) leaves no trace behind."""
     import warnings
 
-    warnings.simplefilter("ignore")
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
-        return run_group(*job)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with warnings.catch_warnings(), threadpool_limits(limits=1):
+            warnings.simplefilter("ignore")
+            return run_group(*job)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def run(kinds, k, seeds, budgets, methods, workers=1, log=None, done=()) -> list[dict]:

@@ -115,7 +115,9 @@ def test_resume_keeps_finished_rows_and_reruns_the_ones_that_failed(tmp_path):
         broken.pop(key)
     broken["error"], data["rows"][0]["wall_s"] = "KeyError: 'labels'", 123.0  # a marker on the kept row
     (tmp_path / "q.json").write_text(json.dumps(data))
+    threads = torch.get_num_threads()
     out = search_bench.main(args + ["--resume"])
+    assert torch.get_num_threads() == threads  # in-process workers leave the thread count alone
     rows = {r["method"]: r for r in out["rows"]}
     assert rows["uniform_soup"]["error"] is None
     assert rows["uniform_soup"]["regret"] == next(r for r in first if r["method"] == "uniform_soup")["regret"]
