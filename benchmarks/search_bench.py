@@ -356,8 +356,10 @@ def main(argv=None) -> dict:
     config = {"k": args.k, "seeds": seeds, "budgets": args.budgets, "kinds": args.kinds, "methods": args.methods,
               "workers": args.workers, "wall_s": {str(b): time.perf_counter() - t0 for b in args.budgets},
               "torch": torch.__version__}
-    if done:  # wall_s is this invocation's only: say how many rows an earlier one computed
-        config["resumed"] = {"rows_kept": len(done), "errored_rows_rerun": retried}
+    done_ids = {id(d) for d in done}
+    kept = sum(id(r) in done_ids for r in rows)  # of this selection (run() drops the others)
+    if args.resume and (kept or retried):  # wall_s is this invocation's only: say what an earlier one computed
+        config["resumed"] = {"rows_kept": kept, "errored_rows_rerun": retried}
     if args.out and Path(args.out).with_suffix(".json").exists() and not args.replace:
         # Another budget's rows (run separately: --budgets 50) stay in the same tables.
         old = json.loads(Path(args.out).with_suffix(".json").read_text())

@@ -92,7 +92,6 @@ def test_landscapes_are_deterministic_in_kind_k_and_seed():
 def test_every_weight_producing_baseline_runs_on_a_landscape(method):
     """The test bed runs these beside the searches; learned soup's batches there have no labels
     (it failed on all 30 budget-50 runs with KeyError 'labels' before _weight counted the input)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import search_bench
 
     row = search_bench.run_one("interior", 5, 0, 6, method)
@@ -101,7 +100,6 @@ def test_every_weight_producing_baseline_runs_on_a_landscape(method):
 
 
 def test_resume_keeps_finished_rows_and_reruns_the_ones_that_failed(tmp_path):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import json
 
     import search_bench
