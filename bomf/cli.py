@@ -313,7 +313,7 @@ def _print_dry_run(suite, groups, store) -> None:
     from .core.paths import reference_root
     from .fusion.pipeline import cached_record
     from .harness.estimate import CostBook, estimate_cells, format_seconds
-    from .harness.run import stage1_record
+    from .harness.run import planned_config
     from .harness.store import ResultStore
     from .training.trajectory import load_trajectory
 
@@ -321,7 +321,7 @@ def _print_dry_run(suite, groups, store) -> None:
     estimates = estimate_cells(
         groups, book, cached_fusion=lambda req: cached_record(req) is not None,
         cached_trajectory=lambda req: load_trajectory(req) is not None,
-        stage1_config=lambda cell: stage1_record(cell).config if cell.stage1 == "default" else None)
+        stage1_config=planned_config)
     rows = [(e.cell.partition("/")[2].removesuffix(".json"), format_seconds(e.seconds) if e.seconds is not None else "?",
              e.basis) for e in estimates]
     if rows:
@@ -337,9 +337,9 @@ def _print_dry_run(suite, groups, store) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
-    from .core.device import resolve_device
+    from .core.device import resolve_device, torch_threads
     from .harness.executors import get_executor
-    from .harness.run import pending_groups, run_suite
+    from .harness.run import executor_threads, pending_groups, run_suite
     from .harness.store import ResultStore
     from .harness.suite import load_suite
 
@@ -350,15 +350,18 @@ def _cmd_run(args: argparse.Namespace) -> None:
                                                              references=suite.references))
         return
     resolve_device(args.device)  # --device cuda without a GPU: one line, before any work
+    kwargs = {"address": args.address} if args.executor == "ray" else {"jobs": args.jobs}
+    executor = get_executor(args.executor, **kwargs)
+    threads = executor_threads(executor)  # what the cells compute with: CPU keys hold it
     cells = suite.cells()
-    groups, skipped = pending_groups(suite, store, args.device)
+    groups, skipped = pending_groups(suite, store, args.device, threads=threads)
     print(f"suite {suite.name}: {len(cells)} cells in {len({c.group() for c in cells})} trajectories; "
           f"{skipped} already stored, {sum(len(g) for g in groups)} to run; results in {store.suite_folder(suite.name).parent}")
     if args.dry_run:
-        _print_dry_run(suite, groups, store)
+        with torch_threads(threads):
+            _print_dry_run(suite, groups, store)
         return
-    kwargs = {"address": args.address} if args.executor == "ray" else {"jobs": args.jobs}
-    report = run_suite(suite, executor=get_executor(args.executor, **kwargs), store=store, device=args.device,
+    report = run_suite(suite, executor=executor, store=store, device=args.device,
                        progress=show_progress(args))
     others = f", {report.stored_meanwhile} stored meanwhile by another process" if report.stored_meanwhile else ""
     left = f", left {len(report.left)} to another process" if report.left else ""
@@ -403,11 +406,14 @@ def _cmd_promote(args: argparse.Namespace) -> None:
     yours, reference = ResultStore(), ResultStore(reference_root())
     if yours.root.resolve() == reference.root.resolve():
         raise BomfError(f"your results folder is the reference ({yours.root}); set BOMF_RESULTS to your run's folder")
-    groups, _ = pending_groups(suite, yours)
+    why: list[str] = []
+    groups, _ = pending_groups(suite, yours, log=why.append)
     missing = sum(len(g) for g in groups)
     if missing:
+        first = f" (first reason: {why[0]})" if why else ""
         raise BomfError(f"your run of suite '{suite.name}' is incomplete: {missing} of {len(suite.cells())} cells are "
-                        f"not stored under {yours.suite_folder(suite.name)}; finish it (bomf run {args.suite}) first")
+                        f"not stored under {yours.suite_folder(suite.name)}{first}; finish it (bomf run {args.suite}) "
+                        "first, with the cache that run used")
     n = replace_runs(suite.name, yours, reference)
     for part in ("tables", "plots"):  # rebuilt from the new records alone: nothing stale survives
         shutil.rmtree(reference.suite_folder(suite.name, part), ignore_errors=True)

@@ -28,7 +28,7 @@ def isolated_cache(tmp_path_factory):
 
 @pytest.fixture
 def one_torch_thread():
-    """BO code runs on one thread, as the methods run it (see bomf.fusion.search.torch_threads)."""
+    """BO code runs on one thread, as the methods run it (see bomf.core.device.torch_threads)."""
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -8,6 +8,7 @@
   the bf16 path is tested without a GPU. Weights (members, pool, SWA) stay float32 either way:
   autocast lowers only the matrix products.
 - ``make_accelerator``: the ``accelerate.Accelerator`` of a device and precision (training).
+- ``torch_threads``: run a block with n torch threads (restored after), e.g. BO numerics on one.
 - ``explain_out_of_memory``: turns CUDA's out-of-memory error into one line naming the batch
   size to lower and where to set it.
 
@@ -17,8 +18,9 @@ Example:
     ('cpu', 'no')
     >>> resolve_precision("cpu"), resolve_precision("cpu", "bf16").name
     (Precision(name='fp32', fallback=None), 'bf16')
-    >>> compute_identity("cpu"), compute_identity("cpu", "bf16")
-    ({'device': 'cpu', 'precision': 'no'}, {'device': 'cpu', 'precision': 'bf16'})
+    >>> with torch_threads(2):
+    ...     compute_identity("cpu"), compute_identity("cpu", "bf16")
+    ({'device': 'cpu', 'precision': 'no', 'threads': 2}, {'device': 'cpu', 'precision': 'bf16', 'threads': 2})
 """
 
 from __future__ import annotations
@@ -118,10 +120,40 @@ def resolve_precision(device: str, requested: str | None = "auto") -> Precision:
 
 
 def compute_identity(device: str = "auto", precision: str | None = "auto") -> dict:
-    """Where a result is computed, as far as it changes the numbers: the device kind and the
-    precision actually used there (accelerate's names, "bf16" or "no"), as a cache key holds it."""
+    """Where a result is computed, as far as it changes the numbers: the device kind, the
+    precision actually used there (accelerate's names, "bf16" or "no") and, on a CPU, the torch
+    thread count, as a cache key holds it.
+
+    Why the threads: a CPU matrix product splits its sums by thread, so 1 and 2 threads differ in
+    the last bits, and training makes that a different trajectory (measured: MiniLM trained with
+    1 and with 2 threads ends with different weights and val metrics). The count is this
+    process's at the time of the call, so a key must be taken where (or as) the computation runs;
+    the harness plans under the thread count its workers use (``bomf.harness.run``). On a GPU the
+    numerics do not use CPU threads, so the count is left out.
+    """
     device = resolve_device(device)
-    return {"device": torch.device(device).type, "precision": resolve_precision(device, precision).mixed_precision}
+    kind = torch.device(device).type
+    out = {"device": kind, "precision": resolve_precision(device, precision).mixed_precision}
+    if kind == "cpu":
+        out["threads"] = torch.get_num_threads()
+    return out
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run a block with ``n`` torch threads (None: as it is), restoring the count after.
+
+    BO numerics run on one thread (on 2 cores, two threads slow down 3-10x under any
+    contention); the harness plans and runs a group with its workers' count.
+    """
+    old = torch.get_num_threads()
+    if n is not None and n != old:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != old:
+            torch.set_num_threads(old)
 
 
 def say_fallback(precision: Precision, what: str) -> None:

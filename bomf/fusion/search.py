@@ -35,9 +35,8 @@ import json
 import os
 import time
 from collections import deque
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -46,6 +45,7 @@ from ..bo import (NO_SIGNAL, Suggestion, apply_normalisation, get_space, hypervo
 from ..bo.gp import posterior_mean
 from ..bo.pareto import SPAN_FLOOR
 from ..bo.spaces import SearchSpace
+from ..core.device import torch_threads
 from ..core.errors import BomfError
 from .objective import NEG_LOSS, Evaluation, FusionObjective
 
@@ -58,17 +58,6 @@ def simplex_weights(x: Sequence[float]) -> list[float]:
     if total <= 0:
         return [1.0 / len(x)] * len(x)
     return [float(v) / total for v in x]
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """BO numerics on one thread: on 2 cores, two threads slow down 3-10x under any contention."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def member_evaluations(objective: FusionObjective) -> list[Evaluation]:

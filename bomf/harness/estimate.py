@@ -103,8 +103,9 @@ def estimate_cells(groups, book: CostBook, cached_fusion, cached_trajectory, sta
     """An estimate per pending cell, in the order of ``groups``.
 
     ``cached_fusion(request)`` / ``cached_trajectory(request)`` say whether the cache holds a
-    fusion or a trajectory; ``stage1_config(cell)`` is the training config of a default stage 1,
-    or None where a search will choose it (then no key is known and matches are by place).
+    fusion or a trajectory; ``stage1_config(cell)`` is the training config of a default stage 1 or
+    of a search finished in the cache, or None where a search is still to choose it (then no key
+    is known and matches are by place).
     """
     out = []
     for cells in groups:

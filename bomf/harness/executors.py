@@ -46,6 +46,16 @@ class LocalExecutor:
         self.threads_per_job = threads_per_job or max(1, (os.cpu_count() or 1) // jobs)
 
     @property
+    def threads(self) -> int:
+        """The torch thread count each job computes with (it enters CPU cache keys): this
+        process's with one job at a time, else each worker's share of the cores."""
+        if self.jobs == 1:
+            import torch
+
+            return torch.get_num_threads()
+        return self.threads_per_job
+
+    @property
     def in_process(self) -> bool:
         """Jobs call the driver back per cell only when they run in this process (``jobs == 1``);
         worker processes report their cells when their group returns."""
@@ -93,14 +103,27 @@ class RayExecutor:
         except ImportError as exc:
             raise BomfError("the ray executor needs Ray; pip install -e '.[ray]'") from exc
         self.ray = ray
+        self.address = address
+        self.num_cpus_per_job, self.num_gpus_per_job = num_cpus_per_job, num_gpus_per_job
+        # Each task computes with this many torch threads (run_group sets it): it enters CPU cache
+        # keys, so the driver plans with the count its workers use, whatever Ray's OMP default.
+        self.threads = max(1, int(num_cpus_per_job))
+
+    def _options(self) -> dict:
+        """Connects to Ray (only when there are jobs: a dry run starts nothing)."""
+        ray = self.ray
         if not ray.is_initialized():
-            ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
-        if num_gpus_per_job is None:
-            num_gpus_per_job = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        self.options = {"num_cpus": num_cpus_per_job, "num_gpus": num_gpus_per_job}
+            ray.init(address=self.address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+        gpus = self.num_gpus_per_job
+        if gpus is None:
+            gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        return {"num_cpus": self.num_cpus_per_job, "num_gpus": gpus}
 
     def map(self, fn: Callable, jobs: Iterable) -> Iterator:
-        remote = self.ray.remote(**self.options)(fn)
+        jobs = list(jobs)
+        if not jobs:
+            return
+        remote = self.ray.remote(**self._options())(fn)
         pending = [remote.remote(job) for job in jobs]
         while pending:
             done, pending = self.ray.wait(pending, num_returns=1)

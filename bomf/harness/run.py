@@ -45,6 +45,7 @@ from typing import Callable, Optional
 
 from .claims import Claim, claim_timeout, describe, read_owner, remove_stale, try_claim, wait_claim
 from ..core import plugins as plugin_loader
+from ..core.device import torch_threads
 from ..core.fingerprint import content_key
 from ..core.paths import cache_dir, check_writable
 from ..fusion.pipeline import cached_record, prepare_context, run_fusion
@@ -62,6 +63,7 @@ class GroupJob:
     env: dict  # cache locations, so a remote worker writes where the driver reads
     group_id: str = ""  # the name of the group's claim (the driver releases it)
     plugins: tuple = ()  # bomf.core.plugins.Plugin: loaded by the worker before any cell
+    threads: int | None = None  # torch threads the worker computes with (None: its own); CPU keys hold it
     on_cell: Optional[Callable] = None  # (relpath, record, seconds) after each cell; in-process executors only
 
 
@@ -115,6 +117,24 @@ def stage1_record(cell: Cell):
                                           **dict(cell.stage1_options))
 
 
+def planned_config(cell: Cell, log: Callable[[str], None] | None = None):
+    """The training config of a group's trajectory, as far as it is known without compute: the
+    suite's for the default stage 1; a search's choice read back from its finished journal
+    (``journal_only``), or None (with one ``log`` line) when the cache does not hold it, so
+    the group's cells count as not stored (running them repeats the search)."""
+    from ..stage1.search import Stage1NotCached, journal_only
+
+    if cell.stage1 == "default":
+        return stage1_record(cell).config
+    try:
+        with journal_only():
+            return stage1_record(cell).config
+    except Stage1NotCached as exc:
+        if log is not None:
+            log(f"{cell.relpath()}: {exc}, so its stored records cannot be checked and count as not stored")
+        return None
+
+
 def cell_record(cell: Cell, fusion: dict, stage1) -> dict:
     """The stored record: the fusion record plus the cell's place in the suite and stage-1 cost."""
     return {**fusion, "suite": cell.suite, "label": cell.label, "cell": cell.relpath(),
@@ -141,6 +161,11 @@ def run_group(job: GroupJob, reused: list[str] | None = None) -> list[tuple[str,
     for k, v in job.env.items():
         os.environ[k] = v
     plugin_loader.load(job.plugins)  # a worker process knows only what it imports
+    with torch_threads(job.threads):  # the count the driver planned (and keyed) with
+        return _run_group(job, reused)
+
+
+def _run_group(job: GroupJob, reused: list[str] | None) -> list[tuple[str, dict]]:
     store = ResultStore(job.store_root)
     started = time.perf_counter()  # the first cell's time includes stage 1 and the trajectory
     stage1 = claimed_stage1_record(job.cells[0])
@@ -210,20 +235,33 @@ def check_storage(store: ResultStore) -> None:
     claim_timeout()  # a malformed BOMF_CLAIM_TIMEOUT, too
 
 
+def executor_threads(executor) -> int | None:
+    """The torch thread count an executor's jobs compute with (None: each worker's own)."""
+    return getattr(executor, "threads", None)
+
+
 def pending_groups(suite: Suite, store: ResultStore, device: str = "auto",
-                   log: Callable[[str], None] | None = None) -> tuple[list[list[Cell]], int]:
+                   log: Callable[[str], None] | None = None, threads: int | None = None) -> tuple[list[list[Cell]], int]:
     """Groups with at least one cell not in the store, and the number of cells already there.
 
     A cell's key (data and weight fingerprints included) is computed only when a record for it
     exists, so planning a fresh suite loads no data. A stored record that cannot be read or
-    lacks what tables need is named in one line (``log``) and recomputed.
+    lacks what tables need is named in one line (``log``) and recomputed. ``threads``: the torch
+    thread count the cells will be computed with (``executor_threads``; None: this process's),
+    which CPU keys hold.
     """
+    with torch_threads(threads):
+        return _pending_groups(suite, store, device, log)
+
+
+def _pending_groups(suite: Suite, store: ResultStore, device: str, log) -> tuple[list[list[Cell]], int]:
     todo, skipped = [], 0
     for cells in plan_suite(suite).values():
-        config = stage1_record(cells[0]).config if cells[0].stage1 == "default" else None
+        stored_cells = [store.check(cell.relpath()) for cell in cells]
+        readable = [s for s in stored_cells if s is not None and s.problem is None]
+        config = planned_config(cells[0], log) if readable else None
         missing = []
-        for cell in cells:
-            stored = store.check(cell.relpath())
+        for cell, stored in zip(cells, stored_cells):
             if stored is not None and stored.problem is not None and log is not None:
                 log(f"{stored.problem}; recomputing it")
             if (config is not None and stored is not None and stored.problem is None
@@ -247,7 +285,8 @@ def run_suite(suite: Suite, executor=None, store: ResultStore | None = None, dev
     start = time.perf_counter()
     claims = group_claims_folder(store, suite.name)
     remove_stale(claims)  # left by killed runs; a group whose claim is stale is retaken anyway
-    todo, skipped = pending_groups(suite, store, device, log)
+    threads = executor_threads(executor)
+    todo, skipped = pending_groups(suite, store, device, log, threads)
     env = {k: os.environ[k] for k in ("BOMF_CACHE", "BOMF_DATA_CACHE", "BOMF_RESULTS", "HF_HUB_OFFLINE",
                                       "BOMF_CLAIM_TIMEOUT") if k in os.environ}
     plugins = tuple(dict.fromkeys(plugin_loader.loaded() + tuple(suite.plugins)))
@@ -288,7 +327,8 @@ def run_suite(suite: Suite, executor=None, store: ResultStore | None = None, dev
                     log(f"{gid}: took over the claim of {describe(claim.took_over)}, which is gone or silent")
                 held[gid], sizes[gid] = claim, len(cells)
                 yield GroupJob(cells=cells, store_root=str(store.root), device=device, progress=progress, env=env,
-                               group_id=gid, plugins=plugins, on_cell=cell_done if in_process else None)
+                               group_id=gid, plugins=plugins, threads=threads,
+                               on_cell=cell_done if in_process else None)
 
     if progress:
         from tqdm.auto import tqdm

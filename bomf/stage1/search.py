@@ -5,7 +5,9 @@ weight decay. A trial fine-tunes with those values (the proxy: bottom ``freeze_l
 frozen) and scores the best primary val metric along its run, stopping early when the metric
 stops improving. A trial that fails (NaN or exploding loss, out of memory) is recorded and
 scored as the worst value, and the search goes on. Every trial is appended to a journal, so a
-killed search resumes without re-running finished trials. The journal's key holds the search's
+killed search resumes without re-running finished trials. Inside ``journal_only()`` a search
+is read back from a finished journal and never computed (``Stage1NotCached`` instead): how the
+harness learns a stored cell's stage-1 choice while it plans. The journal's key holds the search's
 settings and everything a trial's training depends on (the base trajectory request's identity:
 data and weight fingerprints, config, device, ``TRAINER_VERSION``) plus ``HPO_VERSION``.
 
@@ -21,6 +23,8 @@ import json
 import math
 import os
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -37,6 +41,24 @@ from ..training.trajectory import train_trajectory
 # Bump when a change alters a search's trials or choice (part of the journal key).
 # 2: the key holds the base trajectory identity (fingerprints, device, trainer version).
 HPO_VERSION = "2"
+
+
+class Stage1NotCached(BomfError):
+    """Inside ``journal_only()``: the search's journal is missing or unfinished."""
+
+
+_JOURNAL_ONLY: ContextVar[bool] = ContextVar("bomf_stage1_journal_only", default=False)
+
+
+@contextmanager
+def journal_only():
+    """Within this block a search only reads back a finished journal; one that would run a
+    trial raises ``Stage1NotCached`` (planning must never train)."""
+    token = _JOURNAL_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _JOURNAL_ONLY.reset(token)
 
 
 @dataclass(frozen=True)
@@ -112,21 +134,26 @@ def run_trial(task: str, model: str, seed: int, base: TrainConfig, limits: Split
 class TrialJournal:
     """Trials of one search, appended as they finish (JSON lines, fsynced); replayed on resume."""
 
-    def __init__(self, path: Path, identity: dict):
+    def __init__(self, path: Path, identity: dict, read_only: bool = False):
+        """``read_only``: read what is there and write nothing (a planner reading a journal that
+        another process may be appending to must not cut its half-written line)."""
         self.path = path
         self.trials: list[Trial] = []
         identity = json.loads(json.dumps(identity, sort_keys=True, default=str))  # as it reads back
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
         raw = path.read_bytes() if path.exists() else b""
         raw = raw[: raw.rfind(b"\n") + 1]  # a kill mid-write leaves half a line: drop it
         lines = raw.decode().splitlines()
         if not lines:
-            path.write_text(json.dumps({"header": identity}, sort_keys=True) + "\n")
+            if not read_only:
+                path.write_text(json.dumps({"header": identity}, sort_keys=True) + "\n")
             return
         if json.loads(lines[0]).get("header") != identity:
             raise BomfError(f"trial journal {path} belongs to another search; delete it")
         self.trials = [Trial(**json.loads(line)) for line in lines[1:]]
-        path.write_bytes(raw)
+        if not read_only:
+            path.write_bytes(raw)
 
     def append(self, trial: Trial) -> None:
         with open(self.path, "a") as fh:
@@ -159,11 +186,17 @@ def search(task: str, model: str, seed: int, base: TrainConfig, limits: SplitLim
                 "freeze_layers": freeze_layers, "space": asdict(space), "n_init": n_init, "patience": patience,
                 "grid": grid, "version": HPO_VERSION}
     key = content_key(identity)
-    journal = TrialJournal(cache_dir("stage1", key, "trials.jsonl"), identity)
+    path = cache_dir("stage1", key, "trials.jsonl")
+    where = f"stage-1 {strategy} search of {task}/{model}/seed{seed} (journal {path})"
+    if _JOURNAL_ONLY.get() and not path.exists():
+        raise Stage1NotCached(f"the {where} is not in the cache")
+    journal = TrialJournal(path, identity, read_only=_JOURNAL_ONLY.get())
     points = grid if strategy == "grid" else None
     if strategy == "grid" and not grid:
         raise BomfError("a grid search needs grid points")
     total = len(points) if points is not None else trials
+    if _JOURNAL_ONLY.get() and len(journal.trials) < total:
+        raise Stage1NotCached(f"the {where} has {len(journal.trials)} of {total} trials")
     init = sobol_points(n_init, space.dim, seed)
     while len(journal.trials) < total:
         i = len(journal.trials)

@@ -4,6 +4,7 @@ import pytest
 
 import bomf.harness.run as H
 from bomf.core import plugins
+from bomf.core.device import torch_threads
 from bomf.harness.executors import RayExecutor
 from bomf.harness.store import ResultStore
 from bomf.harness.suite import load_suite
@@ -44,7 +45,9 @@ def test_ray_executor_runs_a_suite_like_the_local_one(tmp_path, local_ray, monke
     # The local run gets its own cache, so it recomputes everything rather than reusing Ray's work.
     monkeypatch.setenv("BOMF_CACHE", str(tmp_path / "local-cache"))
     local_store = ResultStore(tmp_path / "local")
-    H.run_suite(suite, store=local_store, device="cpu", progress=False)
+    with torch_threads(1):  # as the Ray tasks compute (one CPU each): the thread count is in the keys
+        H.run_suite(suite, store=local_store, device="cpu", progress=False)
+    assert {r["hardware"]["torch_threads"] for r in ray_store.records("tinyray")} == {1}
     strip = lambda r: (r["cell"], r["key"], r["weights"], r["test"]["metrics"], r["val"])  # noqa: E731
     assert sorted(map(strip, ray_store.records("tinyray"))) == sorted(map(strip, local_store.records("tinyray")))
 

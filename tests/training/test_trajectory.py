@@ -89,7 +89,7 @@ def test_the_key_holds_the_data_weights_tokenizer_defaults_and_device(monkeypatc
 
     ident = tiny_request().identity()
     assert len(ident["data"]) == 16 and set(ident["weights"]) == {"weights", "tokenizer"}
-    assert ident["compute"] == {"device": "cpu", "precision": "no"} and ident["defaults"]["max_length"] == 64
+    assert ident["compute"] == {"device": "cpu", "precision": "no", "threads": torch.get_num_threads()} and ident["defaults"]["max_length"] == 64
     key = tiny_request().key()
     # Another tokenizer behind the same model name: a new key.
     tiny = M.get_model("tiny-bert")
