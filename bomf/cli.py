@@ -407,7 +407,7 @@ def _cmd_promote(args: argparse.Namespace) -> None:
     if yours.root.resolve() == reference.root.resolve():
         raise BomfError(f"your results folder is the reference ({yours.root}); set BOMF_RESULTS to your run's folder")
     why: list[str] = []
-    groups, _ = pending_groups(suite, yours, log=why.append)
+    groups, _ = pending_groups(suite, yours, log=why.append, threads="stored")  # complete as it was computed
     missing = sum(len(g) for g in groups)
     if missing:
         first = f" (first reason: {why[0]})" if why else ""

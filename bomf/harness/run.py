@@ -43,6 +43,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
+import torch
+
 from .claims import Claim, claim_timeout, describe, read_owner, remove_stale, try_claim, wait_claim
 from ..core import plugins as plugin_loader
 from ..core.device import torch_threads
@@ -126,6 +128,11 @@ def planned_config(cell: Cell, log: Callable[[str], None] | None = None):
 
     if cell.stage1 == "default":
         return stage1_record(cell).config
+    if not get_stage1(cell.stage1).journaled:
+        if log is not None:
+            log(f"{cell.relpath()}: stage 1 '{cell.stage1}' is not journaled (register_stage1(..., journaled=True)), "
+                "so its choice is known only by running it: its stored records count as not stored")
+        return None
     try:
         with journal_only():
             return stage1_record(cell).config
@@ -240,38 +247,49 @@ def executor_threads(executor) -> int | None:
     return getattr(executor, "threads", None)
 
 
-def pending_groups(suite: Suite, store: ResultStore, device: str = "auto",
-                   log: Callable[[str], None] | None = None, threads: int | None = None) -> tuple[list[list[Cell]], int]:
+def pending_groups(suite: Suite, store: ResultStore, device: str = "auto", log: Callable[[str], None] | None = None,
+                   threads: int | str | None = None) -> tuple[list[list[Cell]], int]:
     """Groups with at least one cell not in the store, and the number of cells already there.
 
     A cell's key (data and weight fingerprints included) is computed only when a record for it
     exists, so planning a fresh suite loads no data. A stored record that cannot be read or
-    lacks what tables need is named in one line (``log``) and recomputed. ``threads``: the torch
+    lacks what tables need is named in one line (``log``) and recomputed, and so is each group
+    whose readable records were made by another computation (another key). ``threads``: the torch
     thread count the cells will be computed with (``executor_threads``; None: this process's),
-    which CPU keys hold.
+    which CPU keys hold; "stored": each group's as its records say (``hardware.torch_threads``),
+    which asks whether a run is complete as it was computed (``bomf promote``).
     """
-    with torch_threads(threads):
-        return _pending_groups(suite, store, device, log)
-
-
-def _pending_groups(suite: Suite, store: ResultStore, device: str, log) -> tuple[list[list[Cell]], int]:
     todo, skipped = [], 0
     for cells in plan_suite(suite).values():
         stored_cells = [store.check(cell.relpath()) for cell in cells]
         readable = [s for s in stored_cells if s is not None and s.problem is None]
-        config = planned_config(cells[0], log) if readable else None
-        missing = []
-        for cell, stored in zip(cells, stored_cells):
+        for stored in stored_cells:
             if stored is not None and stored.problem is not None and log is not None:
                 log(f"{stored.problem}; recomputing it")
-            if (config is not None and stored is not None and stored.problem is None
-                    and stored.record.get("key") == cell.fusion_request(config, device).key()):
-                skipped += 1
-            else:
-                missing.append(cell)
+        count = threads
+        if threads == "stored":
+            count = readable[0].record.get("hardware", {}).get("torch_threads") if readable else None
+        with torch_threads(count):
+            config = planned_config(cells[0], log) if readable else None
+            keys = {} if config is None else {c.relpath(): c.fusion_request(config, device).key() for c in cells}
+        missing, other = [], 0
+        for cell, stored in zip(cells, stored_cells):
+            if stored is not None and stored.problem is None and config is not None:
+                if stored.record.get("key") == keys[cell.relpath()]:
+                    skipped += 1
+                    continue
+                other += 1
+            missing.append(cell)
+        if other and log is not None:
+            planned = f"{count if count is not None else torch.get_num_threads()} torch threads"
+            made = sorted({str(s.record.get("hardware", {}).get("torch_threads")) for s in readable})
+            log(f"{group_id(cells)}: {other} stored record(s) were made by another computation (another key: code, "
+                f"options, data or thread count; made with {'/'.join(made)} torch threads, planned with {planned}); "
+                "recomputing them")
         if missing:
             todo.append(missing)
     return todo, skipped
+
 
 
 def run_suite(suite: Suite, executor=None, store: ResultStore | None = None, device: str = "auto",

@@ -47,6 +47,10 @@ class Stage1Strategy:
     description: str
     fn: Callable[..., Stage1Result]
     options: dict[str, Option]  # option name -> its declaration (type, range, default)
+    # True when the strategy computes through bomf.stage1.search.search (a trial journal), so a
+    # finished choice can be read back without compute (``journal_only``); planning reads back
+    # only such strategies and never calls another one.
+    journaled: bool = False
 
     def resolve_options(self, options: dict[str, Any], where: str | None = None) -> dict[str, Any]:
         """Every option's effective value (defaults filled in), checked (one-line ``BomfError``)."""
@@ -64,12 +68,17 @@ class Stage1Strategy:
 STAGE1: Registry[Stage1Strategy] = Registry("stage-1 strategy")
 
 
-def register_stage1(name: str, description: str):
-    """Decorator: register ``fn(task, model, seed, base, limits, *, option=default, ...)``."""
+def register_stage1(name: str, description: str, journaled: bool = False):
+    """Decorator: register ``fn(task, model, seed, base, limits, *, option=default, ...)``.
+
+    ``journaled=True`` says that ``fn`` computes only through ``bomf.stage1.search.search`` (or
+    returns without compute), so the harness may read a finished choice back from its journal
+    while it plans; a strategy without it is run again whenever its group runs."""
 
     def wrap(fn):
         options = declare_options(fn, skip=5, owner=f"stage-1 strategy {name}")
-        STAGE1.register(name, Stage1Strategy(name=name, description=description, fn=fn, options=options))
+        STAGE1.register(name, Stage1Strategy(name=name, description=description, fn=fn, options=options,
+                                             journaled=journaled))
         return fn
 
     return wrap
@@ -126,7 +135,7 @@ def _result(base, res, freeze_layers, proxy_rank=None) -> Stage1Result:
 
 
 @register_stage1("bomf", "BOMF stage 1: GP-BO over lr and batch size on the proxy (bottom half frozen, "
-                         "or a smaller LoRA rank for LoRA models)")
+                         "or a smaller LoRA rank for LoRA models)", journaled=True)
 def bomf_stage1(task, model, seed, base, limits, *, trials: Trials = 6, n_init: Annotated[int, Range(1, 1000)] = 3,
                 freeze_layers: Annotated[int, Range(0)] | None = None, proxy_rank: Annotated[int, Range(1)] | None = None,
                 trial_epochs: Epochs = None, patience: Patience = 3, lr: LrInterval = (1e-5, 3e-4),
@@ -146,7 +155,7 @@ def bomf_stage1(task, model, seed, base, limits, *, trials: Trials = 6, n_init: 
                trial_epochs=trial_epochs, patience=patience, lr=lr, batch_size=batch_size)
 
 
-@register_stage1("hpbo_full", "the same GP-BO over lr and batch size on the full model")
+@register_stage1("hpbo_full", "the same GP-BO over lr and batch size on the full model", journaled=True)
 def hpbo_full(task, model, seed, base, limits, *, trials: Trials = 6, n_init: Annotated[int, Range(1, 1000)] = 3,
               trial_epochs: Epochs = None, patience: Patience = 3, lr: LrInterval = (1e-5, 3e-4),
               batch_size: BatchInterval = (8, 64)):
@@ -154,7 +163,7 @@ def hpbo_full(task, model, seed, base, limits, *, trials: Trials = 6, n_init: An
                trial_epochs=trial_epochs, patience=patience, lr=lr, batch_size=batch_size)
 
 
-@register_stage1("grid", "a small grid over lr x batch size on the full model (grid fine-tune)")
+@register_stage1("grid", "a small grid over lr x batch size on the full model (grid fine-tune)", journaled=True)
 def grid(task, model, seed, base, limits, *,
          lrs: Annotated[tuple[float, ...], Range(0, 1, low_open=True)] = (2e-5, 5e-5, 1e-4),
          batch_sizes: Annotated[tuple[int, ...], Range(1, 100_000)] = (16, 32), trial_epochs: Epochs = None,

@@ -48,7 +48,7 @@ class InProcess:
 
 
 def test_cpu_keys_hold_the_thread_count():
-    request = TrajectoryRequest("rt-polarity", "tiny-bert", seed=0, config=TrainConfig(epochs=1))
+    request = TrajectoryRequest("rt-polarity", "tiny-bert", seed=0, config=TrainConfig(epochs=1), device="cpu")
     with torch_threads(1):
         one, ident = request.key(), compute_identity("cpu")
     with torch_threads(2):
@@ -71,8 +71,24 @@ def test_a_sweep_plans_and_computes_with_its_workers_thread_count(tmp_path):
     assert H.pending_groups(suite, store, "cpu", threads=workers) == ([], 2)  # planned with it: all stored
     groups, skipped = H.pending_groups(suite, store, "cpu", threads=workers + 1)
     assert skipped == 0 and sum(map(len, groups)) == 2  # another count is another computation
+    said: list[str] = []
+    H.pending_groups(suite, store, "cpu", log=said.append, threads=workers + 1)
+    assert len(said) == 1 and "2 stored record(s) were made by another computation" in said[0]
+    assert f"made with {workers} torch threads, planned with {workers + 1}" in said[0]
     again = H.run_suite(suite, executor=InProcess(workers), store=store, device="cpu", progress=False)
     assert again.computed == 0 and again.skipped == 2
+
+
+def test_a_run_is_promoted_as_it_was_computed_whatever_the_thread_count(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "promoted.toml"
+    path.write_text(SUITE.format(name="promoted", stage1="default", options=""))
+    store = ResultStore(tmp_path / "results")
+    workers = 1 if torch.get_num_threads() != 1 else 2  # as --jobs 2 or Ray: not this process's count
+    H.run_suite(load_suite(str(path)), executor=InProcess(workers), store=store, device="cpu", progress=False)
+    monkeypatch.setenv("BOMF_RESULTS", str(store.root))
+    monkeypatch.setenv("BOMF_REFERENCE", str(tmp_path / "reference"))
+    assert main(["promote", str(path)]) == 0
+    assert "promoted 2 records" in capsys.readouterr().out
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +107,7 @@ def grid_sweep(tmp_path_factory):
 def test_a_stage1_suite_is_planned_from_its_journal_without_training(grid_sweep, monkeypatch):
     root, path, store = grid_sweep
     suite = load_suite(str(path))
-    monkeypatch.setattr("bomf.stage1.search.run_trial", lambda *a, **k: pytest.fail("planning ran a stage-1 trial"))
+    monkeypatch.setattr("bomf.stage1.search.train_trajectory", lambda *a, **k: pytest.fail("a stage-1 trial trained"))
     assert H.pending_groups(suite, store, "cpu") == ([], 2)  # both cells known as stored
     again = H.run_suite(suite, store=store, device="cpu", progress=False)
     assert again.computed == 0 and again.skipped == 2
@@ -131,3 +147,23 @@ def test_a_stage1_suite_is_promoted_and_refused_without_its_journal(grid_sweep, 
     finally:
         for j, raw in saved.items():
             j.write_bytes(raw)
+
+
+def test_a_stage1_strategy_that_is_not_journaled_is_never_run_by_a_plan(tmp_path, monkeypatch):
+    from bomf.stage1.strategies import STAGE1, Stage1Result, Stage1Strategy
+
+    calls = []
+
+    def fixed_lr(task, model, seed, base, limits):
+        calls.append(seed)  # a plugin's strategy may train: a plan must never call it
+        return Stage1Result(config=base)
+
+    monkeypatch.setitem(STAGE1._items, "fixed_lr", Stage1Strategy("fixed_lr", "test", fixed_lr, {}))
+    path = tmp_path / "plugin.toml"
+    path.write_text(SUITE.format(name="plugin", stage1="fixed_lr", options=""))
+    suite, store = load_suite(str(path)), ResultStore(tmp_path / "results")
+    assert H.run_suite(suite, store=store, device="cpu", progress=False).computed == 2 and calls == [0]
+    said: list[str] = []
+    groups, skipped = H.pending_groups(suite, store, "cpu", log=said.append)
+    assert calls == [0] and skipped == 0 and sum(map(len, groups)) == 2
+    assert len(said) == 1 and "stage 1 'fixed_lr' is not journaled" in said[0]
