@@ -68,6 +68,21 @@ def degenerate(record: dict) -> str | None:
     return degenerate_reason([m["metrics"] for m in traj.get("members_val", [])], record["primary_metric"])
 
 
+def fallback_reasons(record: dict) -> dict[str, int]:
+    """Why this cell's BO steps fell back, counted by reason (``{}`` if the record does not say).
+
+    A ``repeat`` is not a failure: the GP chose a point already evaluated (often the optimum it
+    has found) and the search evaluated a fresh design point instead.
+
+    Example:
+        >>> fallback_reasons({"info": {"fallbacks": {"count": 3, "reasons": {"repeat": 2, "fit": 1}}}})
+        {'repeat': 2, 'fit': 1}
+    """
+    value = (record.get("info") or {}).get("fallbacks")
+    reasons = value.get("reasons") if isinstance(value, dict) else None
+    return {str(k): int(v) for k, v in reasons.items() if isinstance(v, (int, float)) and v} if isinstance(reasons, dict) else {}
+
+
 def fallback_steps(record: dict) -> int:
     """BO steps of this cell that fell back to a random point (0 if the record says nothing)."""
     info = record.get("info") or {}

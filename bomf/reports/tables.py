@@ -28,7 +28,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from ..core.atomic import write_text
-from .evidence import N_BOOT, TableEvidence, fallback_steps, is_baseline, label_of, table_evidence, table_key, task_label
+from .evidence import N_BOOT, TableEvidence, fallback_reasons, fallback_steps, is_baseline, label_of, table_evidence, table_key, task_label
 from .budget import budget_table
 from .summary import summary_table, versus_summary
 
@@ -41,7 +41,8 @@ HEADER = (
     "when it is < 0.05, `identical` when both made the same predictions, else `noise`. `MDE`: the "
     "difference the comparison detects with 80% power at family-wise 0.05; `noise` means no difference "
     "larger than about that. Flags: `dirty` = made from uncommitted code, `fallback` = BO steps that "
-    "fell back to random points. Method: docs/statistics.md.\n"
+    "fell back to a fresh point, by reason (`repeat`: the GP chose a point already evaluated, not a "
+    "failure; any other reason: the GP step failed). Method: docs/statistics.md.\n"
 )
 
 
@@ -66,7 +67,12 @@ def flags(records: list[dict]) -> str:
         out.append(f"dirty {dirty}/{len(records)}")
     fallbacks = [fallback_steps(r) for r in records]
     if any(fallbacks):
-        out.append(f"fallback {sum(fallbacks)} steps in {sum(f > 0 for f in fallbacks)}/{len(records)}")
+        why: dict[str, int] = defaultdict(int)
+        for r in records:
+            for reason, n in fallback_reasons(r).items():
+                why[reason] += n
+        reasons = f" ({', '.join(f'{k} {v}' for k, v in sorted(why.items()))})" if why else ""
+        out.append(f"fallback {sum(fallbacks)} steps{reasons} in {sum(f > 0 for f in fallbacks)}/{len(records)}")
     return "; ".join(out)
 
 

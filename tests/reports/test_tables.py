@@ -96,6 +96,11 @@ def test_cells_from_uncommitted_code_and_bo_fallbacks_are_flagged():
     table = task_table(recs).set_index("method")
     assert table.loc["best", "flags"] == "dirty 1/2"
     assert table.loc["bomf", "flags"] == "fallback 4 steps in 2/2"
+    # With the reasons the searches record (a repeat is no failure, a failed fit is), they are named.
+    recs = [rec("bo_loss", 0, 100, info={"fallbacks": {"count": 0, "reasons": {}}}),
+            rec("bo_loss", 1, 100, info={"fallbacks": {"count": 5, "reasons": {"repeat": 4, "gp fit failed": 1}}})]
+    assert task_table(recs).set_index("method").loc["bo_loss", "flags"] == \
+        "fallback 5 steps (gp fit failed 1, repeat 4) in 1/2"
 
 
 def test_summary_ranks_are_numbers_ties_share_first_place_and_wins_are_corrected():
