@@ -3,7 +3,7 @@
 #
 #   make sweep                 the default suite (offline), then tables, plots, and the verdict
 #                              against the committed reference (results/reference/offline)
-#   make sweep SUITE=smoke     any suite: smoke, offline, stage1, generation, paper, or a .toml path
+#   make sweep SUITE=smoke     any suite: smoke, offline, variants, regimes, stage1, generation, search, paper, or a .toml path
 #   make test                  pyflakes (ruff check --select F), then the tests (CI runs exactly this: .ci/run)
 #
 # ARGS passes more arguments through: make sweep ARGS=--dry-run, make test ARGS="-x tests/harness".

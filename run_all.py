@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     from bomf.cli import main as bomf_main
 
     parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
-    parser.add_argument("--suite", default="offline", help="smoke, offline, paper, or a path to a .toml suite")
+    parser.add_argument("--suite", default="offline", help="a suite name (smoke, offline, variants, regimes, stage1, generation, search, "
+                        "paper: benchmarks/suites/) or a path to a .toml suite")
     parser.add_argument("--version", action="version", version=f"bomf {version()}")
     add_run_args(parser)
     add_common_args(parser)

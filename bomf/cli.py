@@ -535,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32])
     p.add_argument("--proxy-layers", type=int, default=3, help="bottom layers frozen in the proxy")
     p.set_defaults(func=_cmd_align)
-    p = command("run", help="run a suite (smoke, offline, paper or a .toml path), then write tables and plots")
+    p = command("run", help="run a suite (a name, e.g. smoke or offline, or a .toml path), then write tables and plots")
     p.add_argument("suite", nargs="?", default="offline")
     add_run_args(p)
     p.set_defaults(func=_cmd_run)

@@ -1,7 +1,8 @@
 """One fusion cell end to end: trajectory -> pool + val objective -> method -> test, once -> record.
 
-The method sees only the val objective. The test split is loaded here, after the method has
-returned, and evaluated exactly once on the chosen model. Evaluations are journaled under
+The method sees only the val objective. The test evaluator is built with the trajectory's
+context but never handed to the method: it is called here, after the method has returned,
+exactly once on the chosen model. Evaluations are journaled under
 ``<cache>/fusion/<key>/`` so a killed fusion resumes where it stopped; the finished record is
 written atomically next to the journal and reused by an identical request.
 
