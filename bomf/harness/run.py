@@ -265,7 +265,7 @@ def pending_groups(suite: Suite, store: ResultStore, device: str = "auto", log: 
         readable = [s for s in stored_cells if s is not None and s.problem is None]
         for stored in stored_cells:
             if stored is not None and stored.problem is not None and log is not None:
-                log(f"{stored.problem}; recomputing it")
+                log(f"{stored.problem}; it counts as not stored (a run recomputes it)")
         count = threads
         if threads == "stored":
             count = readable[0].record.get("hardware", {}).get("torch_threads") if readable else None
@@ -285,7 +285,7 @@ def pending_groups(suite: Suite, store: ResultStore, device: str = "auto", log: 
             made = sorted({str(s.record.get("hardware", {}).get("torch_threads")) for s in readable})
             log(f"{group_id(cells)}: {other} stored record(s) were made by another computation (another key: code, "
                 f"options, data or thread count; made with {'/'.join(made)} torch threads, planned with {planned}); "
-                "recomputing them")
+                "they count as not stored (a run recomputes them)")
         if missing:
             todo.append(missing)
     return todo, skipped
