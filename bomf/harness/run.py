@@ -269,17 +269,16 @@ def pending_groups(suite: Suite, store: ResultStore, device: str = "auto", log: 
         count = threads
         if threads == "stored":
             count = readable[0].record.get("hardware", {}).get("torch_threads") if readable else None
-        with torch_threads(count):
-            config = planned_config(cells[0], log) if readable else None
-            keys = {} if config is None else {c.relpath(): c.fusion_request(config, device).key() for c in cells}
         missing, other = [], 0
-        for cell, stored in zip(cells, stored_cells):
-            if stored is not None and stored.problem is None and config is not None:
-                if stored.record.get("key") == keys[cell.relpath()]:
-                    skipped += 1
-                    continue
-                other += 1
-            missing.append(cell)
+        with torch_threads(count):  # keys only for cells with a readable record: a fresh suite loads no data
+            config = planned_config(cells[0], log) if readable else None
+            for cell, stored in zip(cells, stored_cells):
+                if stored is not None and stored.problem is None and config is not None:
+                    if stored.record.get("key") == cell.fusion_request(config, device).key():
+                        skipped += 1
+                        continue
+                    other += 1
+                missing.append(cell)
         if other and log is not None:
             planned = f"{count if count is not None else torch.get_num_threads()} torch threads"
             made = sorted({str(s.record.get("hardware", {}).get("torch_threads")) for s in readable})
@@ -289,7 +288,6 @@ def pending_groups(suite: Suite, store: ResultStore, device: str = "auto", log: 
         if missing:
             todo.append(missing)
     return todo, skipped
-
 
 
 def run_suite(suite: Suite, executor=None, store: ResultStore | None = None, device: str = "auto",
